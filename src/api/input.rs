@@ -1,0 +1,132 @@
+//! Reading the fields of a JSON object body while collecting *every*
+//! problem, so one 422 response lists all the bad fields at once.
+//!
+//! serde's derive would stop at the first error and cannot tell a missing
+//! field from an explicit `null`, which JSON Merge Patch depends on; so
+//! bodies are parsed as `serde_json::Value` and read field by field here.
+
+use serde_json::{Map, Value};
+
+use crate::error::{ApiError, FieldError};
+
+/// One field of the body: absent, explicitly `null`, or a value of the
+/// expected type. A value of the wrong type is recorded as an error and
+/// reads as `Invalid`, so callers simply skip it.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Field<T> {
+    Absent,
+    Null,
+    Value(T),
+    Invalid,
+}
+
+/// A JSON object being read, with the errors found so far.
+pub struct Input {
+    object: Map<String, Value>,
+    errors: Vec<FieldError>,
+}
+
+impl Input {
+    /// Starts reading `object`. Every field not in `known` is an error unless
+    /// it is in `ignored` (read-only fields a client may echo back).
+    pub fn new(object: Map<String, Value>, known: &[&str], ignored: &[&str]) -> Input {
+        let errors = object
+            .keys()
+            .filter(|name| !known.contains(&name.as_str()) && !ignored.contains(&name.as_str()))
+            .map(|name| FieldError::new(name, "unknown field"))
+            .collect();
+        Input { object, errors }
+    }
+
+    /// Records a problem with `field`.
+    pub fn error(&mut self, field: &str, message: impl Into<String>) {
+        self.errors.push(FieldError::new(field, message));
+    }
+
+    /// Whether a problem with `field` has been recorded.
+    pub fn has_error(&self, field: &str) -> bool {
+        self.errors.iter().any(|error| error.field == field)
+    }
+
+    /// A string field.
+    pub fn string(&mut self, field: &str) -> Field<String> {
+        match self.object.remove(field) {
+            None => Field::Absent,
+            Some(Value::Null) => Field::Null,
+            Some(Value::String(text)) => Field::Value(text),
+            Some(_) => self.wrong_type(field, "must be a string"),
+        }
+    }
+
+    /// A boolean field.
+    pub fn boolean(&mut self, field: &str) -> Field<bool> {
+        match self.object.remove(field) {
+            None => Field::Absent,
+            Some(Value::Null) => Field::Null,
+            Some(Value::Bool(flag)) => Field::Value(flag),
+            Some(_) => self.wrong_type(field, "must be true or false"),
+        }
+    }
+
+    /// An integer field; `1.5`, `1e3` and numbers beyond 64 bits are errors.
+    pub fn integer(&mut self, field: &str) -> Field<i64> {
+        match self.object.remove(field) {
+            None => Field::Absent,
+            Some(Value::Null) => Field::Null,
+            Some(Value::Number(number)) => match number.as_i64() {
+                Some(value) => Field::Value(value),
+                None => self.wrong_type(field, "must be a whole number within 64 bits"),
+            },
+            Some(_) => self.wrong_type(field, "must be a whole number"),
+        }
+    }
+
+    fn wrong_type<T>(&mut self, field: &str, message: &str) -> Field<T> {
+        self.error(field, message);
+        Field::Invalid
+    }
+
+    /// `Ok(value)` if no field was bad, else a 422 listing every bad field.
+    pub fn finish<T>(self, value: T) -> Result<T, ApiError> {
+        if self.errors.is_empty() {
+            Ok(value)
+        } else {
+            Err(ApiError::Validation(self.errors))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn input(value: Value, known: &[&str]) -> Input {
+        match value {
+            Value::Object(object) => Input::new(object, known, &["id"]),
+            _ => unreachable!("tests pass objects"),
+        }
+    }
+
+    #[test]
+    fn fields_distinguish_absent_null_and_values() {
+        let mut input = input(json!({"a": "x", "b": null, "id": 3}), &["a", "b", "c"]);
+        assert_eq!(input.string("a"), Field::Value("x".to_owned()));
+        assert_eq!(input.string("b"), Field::Null);
+        assert_eq!(input.string("c"), Field::Absent);
+        assert!(input.finish(()).is_ok());
+    }
+
+    #[test]
+    fn every_problem_is_reported_at_once() {
+        let mut input = input(json!({"n": 1.5, "s": 3, "typo": true}), &["n", "s"]);
+        assert_eq!(input.integer("n"), Field::Invalid);
+        assert_eq!(input.string("s"), Field::Invalid);
+        let Err(ApiError::Validation(errors)) = input.finish(()) else {
+            panic!("expected a validation error");
+        };
+        let mut fields: Vec<&str> = errors.iter().map(|error| error.field.as_str()).collect();
+        fields.sort_unstable();
+        assert_eq!(fields, ["n", "s", "typo"]);
+    }
+}

@@ -1,0 +1,215 @@
+//! Credentials: argon2id password hashes and HS256 access tokens.
+//!
+//! Nothing here knows about HTTP; `api` reads the `Authorization` header and
+//! asks [`Tokens::verify`] who the caller is.
+
+use std::collections::HashSet;
+use std::sync::{Condvar, Mutex, OnceLock, PoisonError};
+
+use argon2::Argon2;
+use argon2::password_hash::phc::PasswordHash;
+use argon2::password_hash::{PasswordHasher, PasswordVerifier};
+use jwt_simple::prelude::{
+    Claims, Duration, HS256Key, MACLike, NoCustomClaims, VerificationOptions,
+};
+
+/// The `iss` and `aud` of every token: a token minted for another service
+/// that happens to share the key is still refused.
+pub const ISSUER: &str = "taskapi";
+pub const AUDIENCE: &str = "taskapi";
+
+/// The longest token accepted. Ours are about 200 bytes; the cap bounds the
+/// work a forged token can cause.
+pub const MAX_TOKEN_BYTES: usize = 4096;
+
+/// Clock skew tolerated on `exp` and `iat`. jwt-simple defaults to 15
+/// minutes, which would let an expired token live on for a quarter hour.
+const CLOCK_TOLERANCE_SECONDS: u64 = 60;
+
+/// Hashes and verifies passwords with argon2id, running at most `limit` at
+/// once.
+///
+/// Each hash needs 19 MiB and 30-40 ms of one core (the crate's defaults,
+/// the OWASP minimum). Without a bound, a burst of logins on every worker
+/// would multiply that memory and starve every other request of CPU; with
+/// one permit per core, extra logins wait their turn while reads go on.
+pub struct Passwords {
+    available: Mutex<usize>,
+    released: Condvar,
+    /// A hash to verify against when the user does not exist, so that an
+    /// unknown user costs as much time as a wrong password.
+    dummy_hash: OnceLock<String>,
+}
+
+impl Passwords {
+    pub fn new(limit: usize) -> Passwords {
+        Passwords {
+            available: Mutex::new(limit.max(1)),
+            released: Condvar::new(),
+            dummy_hash: OnceLock::new(),
+        }
+    }
+
+    /// An argon2id PHC string for `password` with a fresh random salt.
+    pub fn hash(&self, password: &str) -> Result<String, String> {
+        self.with_permit(|| {
+            Argon2::default()
+                .hash_password(password.as_bytes())
+                .map(|hash| hash.to_string())
+                .map_err(|error| format!("hashing a password: {error}"))
+        })
+    }
+
+    /// Whether `password` matches `hash`. With no hash (unknown user) the
+    /// password is checked against a dummy hash and `false` is returned, in
+    /// about the time a real check takes.
+    pub fn verify(&self, password: &str, hash: Option<&str>) -> bool {
+        let dummy;
+        let (hash, real) = match hash {
+            Some(hash) => (hash, true),
+            None => {
+                dummy = self.dummy_hash();
+                (dummy.as_str(), false)
+            }
+        };
+        let Ok(parsed) = PasswordHash::new(hash) else {
+            eprintln!("a stored password hash is not a valid PHC string");
+            return false;
+        };
+        let matches = self.with_permit(|| {
+            Argon2::default()
+                .verify_password(password.as_bytes(), &parsed)
+                .is_ok()
+        });
+        matches && real
+    }
+
+    fn dummy_hash(&self) -> &String {
+        self.dummy_hash.get_or_init(|| {
+            // Computed on first use rather than at start-up, which stays fast.
+            self.hash("taskapi dummy password for unknown users")
+                .unwrap_or_else(|error| {
+                    eprintln!("{error}");
+                    String::new()
+                })
+        })
+    }
+
+    fn with_permit<T>(&self, work: impl FnOnce() -> T) -> T {
+        // The counter is a plain integer, valid even if a holder panicked.
+        let mut available = self
+            .available
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        while *available == 0 {
+            available = self
+                .released
+                .wait(available)
+                .unwrap_or_else(PoisonError::into_inner);
+        }
+        *available -= 1;
+        drop(available);
+
+        // Give the permit back even if `work` panics.
+        struct Release<'a>(&'a Passwords);
+        impl Drop for Release<'_> {
+            fn drop(&mut self) {
+                *self
+                    .0
+                    .available
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner) += 1;
+                self.0.released.notify_one();
+            }
+        }
+        let _release = Release(self);
+        work()
+    }
+}
+
+/// Issues and verifies access tokens: JWT, HS256, with `sub` (the user id),
+/// `iat`, `exp`, `iss` and `aud`.
+pub struct Tokens {
+    key: HS256Key,
+    ttl_seconds: u64,
+    options: VerificationOptions,
+}
+
+impl Tokens {
+    pub fn new(secret: &[u8], ttl_seconds: u64) -> Tokens {
+        let options = VerificationOptions {
+            allowed_issuers: Some(HashSet::from([ISSUER.to_owned()])),
+            allowed_audiences: Some(HashSet::from([AUDIENCE.to_owned()])),
+            time_tolerance: Some(Duration::from_secs(CLOCK_TOLERANCE_SECONDS)),
+            max_token_length: Some(MAX_TOKEN_BYTES),
+            ..VerificationOptions::default()
+        };
+        Tokens {
+            key: HS256Key::from_bytes(secret),
+            ttl_seconds,
+            options,
+        }
+    }
+
+    /// A random 32-byte key, for a server started without `SECRET_KEY`.
+    pub fn generate_secret() -> Vec<u8> {
+        HS256Key::generate().to_bytes()
+    }
+
+    /// How long an issued token is valid, in seconds.
+    pub fn ttl_seconds(&self) -> u64 {
+        self.ttl_seconds
+    }
+
+    /// A signed token for `user_id`.
+    pub fn issue(&self, user_id: i64) -> Result<String, String> {
+        let claims = Claims::create(Duration::from_secs(self.ttl_seconds))
+            .with_issuer(ISSUER)
+            .with_audience(AUDIENCE)
+            .with_subject(user_id.to_string());
+        self.key
+            .authenticate(claims)
+            .map_err(|error| format!("signing a token: {error}"))
+    }
+
+    /// The user id a valid token names, or `None` for any invalid token.
+    ///
+    /// jwt-simple checks the signature (and that `alg` is HS256, so `none`
+    /// and other algorithms fail), `iss`, `aud`, `iat` and an `exp` that is
+    /// present. It accepts a token *without* `exp`, so that is checked here:
+    /// a token that never expires is not one we issued.
+    pub fn verify(&self, token: &str) -> Option<i64> {
+        if token.len() > MAX_TOKEN_BYTES {
+            return None;
+        }
+        let claims = self
+            .key
+            .verify_token::<NoCustomClaims>(token, Some(self.options.clone()))
+            .ok()?;
+        claims.expires_at?;
+        claims.subject?.parse().ok()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_password_verifies_only_against_its_own_hash() {
+        let passwords = Passwords::new(1);
+        let hash = passwords.hash("correct horse").unwrap();
+        assert!(hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"));
+        assert!(passwords.verify("correct horse", Some(&hash)));
+        assert!(!passwords.verify("wrong horse", Some(&hash)));
+        assert!(!passwords.verify("correct horse", None));
+    }
+
+    #[test]
+    fn tokens_round_trip_and_reject_other_keys() {
+        let tokens = Tokens::new(&[7; 32], 60);
+        let token = tokens.issue(42).unwrap();
+        assert_eq!(tokens.verify(&token), Some(42));
+        assert_eq!(Tokens::new(&[8; 32], 60).verify(&token), None);
+    }
+}

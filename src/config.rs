@@ -1,0 +1,227 @@
+//! Settings from command-line flags and environment variables.
+//!
+//! Every setting has a default that serves, so `taskapi` with no arguments
+//! runs. A flag overrides its environment variable. Parsing is a pure
+//! function of the arguments and an environment lookup, so it is unit-tested
+//! without touching the real process environment.
+
+use std::path::PathBuf;
+
+/// The help text of `taskapi --help`.
+pub const HELP: &str = "\
+taskapi: a task-management REST API server
+
+Usage: taskapi [OPTIONS]
+
+Options (each flag overrides its environment variable):
+  --addr HOST:PORT            address to listen on; port 0 picks a free port
+                              [env TASKAPI_ADDR, default 127.0.0.1:8000]
+  --db PATH                   SQLite database file, created if missing
+                              [env TASKAPI_DB, default ./taskapi.db]
+  --workers N                 request worker threads, each with its own
+                              database connection
+                              [env TASKAPI_WORKERS, default 4 x CPU cores]
+  --token-ttl-minutes N       lifetime of access tokens
+                              [env TASKAPI_TOKEN_TTL_MINUTES, default 30]
+  -h, --help                  print this help
+  -V, --version               print the version
+
+Environment only:
+  SECRET_KEY                  key that signs access tokens (at least 32 bytes).
+                              Unset: a random key is generated on first start
+                              and kept in the database, so tokens survive
+                              restarts. Never passed as a flag, where other
+                              users could read it in the process list.
+
+On start the first line on stderr is `taskapi listening on http://HOST:PORT`.
+SIGINT or SIGTERM stops accepting, finishes requests in flight, exits 0.
+";
+
+/// What the command line asks for.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Command {
+    Run(Config),
+    Help,
+    Version,
+}
+
+/// Everything the server needs to start.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    pub addr: String,
+    pub db_path: PathBuf,
+    pub workers: usize,
+    pub token_ttl_minutes: u64,
+    /// `SECRET_KEY`, if set; `None` means "use the key stored in the database".
+    pub secret_key: Option<Vec<u8>>,
+}
+
+/// A `SECRET_KEY` shorter than this is accepted with a warning: HS256 keys
+/// should have at least as many bits as the hash (RFC 7518 §3.2).
+pub const MIN_SECRET_BYTES: usize = 32;
+
+impl Config {
+    /// The defaults, with `workers` set from the machine's core count.
+    pub fn defaults() -> Config {
+        Config {
+            addr: "127.0.0.1:8000".to_owned(),
+            db_path: PathBuf::from("taskapi.db"),
+            workers: 4 * cpu_count(),
+            token_ttl_minutes: 30,
+            secret_key: None,
+        }
+    }
+
+    /// A warning to print at start-up about this configuration, if any.
+    pub fn warning(&self) -> Option<String> {
+        match &self.secret_key {
+            Some(key) if key.len() < MIN_SECRET_BYTES => Some(format!(
+                "WARNING: SECRET_KEY is only {} bytes; use at least {MIN_SECRET_BYTES} random \
+                 bytes, or unset it to let taskapi generate one",
+                key.len()
+            )),
+            _ => None,
+        }
+    }
+}
+
+/// The number of CPU cores available to this process (at least 1).
+pub fn cpu_count() -> usize {
+    std::thread::available_parallelism().map_or(1, |count| count.get())
+}
+
+/// Parses the arguments (without the program name) and the environment.
+/// The error is a one-line message for the user.
+pub fn parse(
+    args: impl IntoIterator<Item = String>,
+    env: impl Fn(&str) -> Option<String>,
+) -> Result<Command, String> {
+    let mut config = Config::defaults();
+
+    // Environment first, so flags parsed afterwards override it.
+    if let Some(addr) = env("TASKAPI_ADDR") {
+        config.addr = addr;
+    }
+    if let Some(path) = env("TASKAPI_DB") {
+        config.db_path = PathBuf::from(path);
+    }
+    if let Some(value) = env("TASKAPI_WORKERS") {
+        config.workers = parse_workers(&value, "TASKAPI_WORKERS")?;
+    }
+    if let Some(value) = env("TASKAPI_TOKEN_TTL_MINUTES") {
+        config.token_ttl_minutes = parse_ttl(&value, "TASKAPI_TOKEN_TTL_MINUTES")?;
+    }
+    if let Some(secret) = env("SECRET_KEY") {
+        if secret.is_empty() {
+            return Err("SECRET_KEY is set but empty; unset it or give at least 32 bytes".into());
+        }
+        config.secret_key = Some(secret.into_bytes());
+    }
+
+    let mut args = args.into_iter();
+    while let Some(arg) = args.next() {
+        // Accept both `--flag value` and `--flag=value`.
+        let (flag, inline_value) = match arg.split_once('=') {
+            Some((flag, value)) if flag.starts_with("--") => {
+                (flag.to_owned(), Some(value.to_owned()))
+            }
+            _ => (arg, None),
+        };
+        let mut value = || {
+            inline_value
+                .clone()
+                .or_else(|| args.next())
+                .ok_or_else(|| format!("{flag} needs a value (see --help)"))
+        };
+        match flag.as_str() {
+            "-h" | "--help" => return Ok(Command::Help),
+            "-V" | "--version" => return Ok(Command::Version),
+            "--addr" => config.addr = value()?,
+            "--db" => config.db_path = PathBuf::from(value()?),
+            "--workers" => config.workers = parse_workers(&value()?, "--workers")?,
+            "--token-ttl-minutes" => {
+                config.token_ttl_minutes = parse_ttl(&value()?, "--token-ttl-minutes")?;
+            }
+            _ => return Err(format!("unknown argument {flag:?} (see --help)")),
+        }
+    }
+    Ok(Command::Run(config))
+}
+
+fn parse_workers(value: &str, name: &str) -> Result<usize, String> {
+    match value.parse::<usize>() {
+        Ok(workers @ 1..=1024) => Ok(workers),
+        _ => Err(format!(
+            "{name} must be a whole number from 1 to 1024, not {value:?}"
+        )),
+    }
+}
+
+fn parse_ttl(value: &str, name: &str) -> Result<u64, String> {
+    // A year is a generous upper bound that keeps `exp` far from overflow.
+    match value.parse::<u64>() {
+        Ok(minutes @ 1..=525_600) => Ok(minutes),
+        _ => Err(format!(
+            "{name} must be a whole number of minutes from 1 to 525600, not {value:?}"
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse_with(args: &[&str], env: &[(&str, &str)]) -> Result<Command, String> {
+        let env: Vec<(String, String)> = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        parse(args.iter().map(|arg| arg.to_string()), |name| {
+            env.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())
+        })
+    }
+
+    fn config(args: &[&str], env: &[(&str, &str)]) -> Config {
+        match parse_with(args, env) {
+            Ok(Command::Run(config)) => config,
+            other => panic!("expected a config, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn no_arguments_give_the_defaults() {
+        assert_eq!(config(&[], &[]), Config::defaults());
+        assert_eq!(Config::defaults().addr, "127.0.0.1:8000");
+    }
+
+    #[test]
+    fn flags_override_the_environment() {
+        let env = [("TASKAPI_ADDR", "0.0.0.0:9000"), ("TASKAPI_WORKERS", "3")];
+        let config = config(
+            &["--addr", "127.0.0.1:0", "--workers=5", "--db", "x.db"],
+            &env,
+        );
+        assert_eq!(config.addr, "127.0.0.1:0");
+        assert_eq!(config.workers, 5);
+        assert_eq!(config.db_path, PathBuf::from("x.db"));
+    }
+
+    #[test]
+    fn bad_values_and_unknown_flags_are_errors() {
+        assert!(parse_with(&["--workers", "0"], &[]).is_err());
+        assert!(parse_with(&["--workers", "many"], &[]).is_err());
+        assert!(parse_with(&["--token-ttl-minutes", "-5"], &[]).is_err());
+        assert!(parse_with(&["--port", "80"], &[]).is_err());
+        assert!(parse_with(&["--addr"], &[]).is_err());
+        assert!(parse_with(&[], &[("SECRET_KEY", "")]).is_err());
+        assert!(parse_with(&[], &[("TASKAPI_WORKERS", "-1")]).is_err());
+    }
+
+    #[test]
+    fn a_short_secret_starts_with_a_warning() {
+        let short = config(&[], &[("SECRET_KEY", "tooshort")]);
+        assert!(short.warning().unwrap().contains("only 8 bytes"));
+        let long = config(&[], &[("SECRET_KEY", &"k".repeat(32))]);
+        assert_eq!(long.warning(), None);
+    }
+}

@@ -1,0 +1,208 @@
+//! `ApiError`: every way a request can fail, and the only place that decides
+//! which HTTP status and body each failure gets.
+//!
+//! Every error leaves as an RFC 9457 problem-details document
+//! (`Content-Type: application/problem+json`):
+//!
+//! ```json
+//! {"type":"about:blank","title":"Not Found","status":404,"detail":"task 42 not found"}
+//! ```
+//!
+//! Handlers return `Result<Response, ApiError>` and use `?` everywhere; the
+//! server turns the error into a response at the very end. Internal errors are
+//! logged with their cause and reach the client only as "internal error".
+
+use serde::Serialize;
+
+use crate::http::Response;
+use crate::store::StoreError;
+
+/// A failed request. Each variant's doc names the status it produces.
+#[derive(Debug)]
+pub enum ApiError {
+    /// 400: the request is malformed (not JSON, bad path id, bad query).
+    BadRequest(String),
+    /// 401: no usable credentials. The body never says which check failed.
+    Unauthorized(AuthFailure),
+    /// 404: no such route, or no such resource *owned by the caller*.
+    NotFound(String),
+    /// 405: the path exists but not with this method; carries the `Allow` list.
+    MethodNotAllowed(Vec<&'static str>),
+    /// 409: the request conflicts with existing data (a taken username).
+    Conflict(String),
+    /// 413: the body is larger than the server accepts.
+    PayloadTooLarge { limit: usize },
+    /// 415: the body is not in a media type this route accepts.
+    UnsupportedMediaType(String),
+    /// 422: well-formed JSON whose fields fail validation; lists every bad field.
+    Validation(Vec<FieldError>),
+    /// 500: a bug or a broken database. The text is logged, never sent.
+    Internal(String),
+    /// 503: the service cannot work right now (the database does not
+    /// answer). The text is logged, never sent.
+    Unavailable(String),
+}
+
+/// Why a request was not authenticated. It selects the `WWW-Authenticate`
+/// challenge only: the body is the same for every token failure, so a client
+/// cannot probe which check (signature, expiry, audience, user) failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthFailure {
+    /// No bearer token was sent.
+    MissingToken,
+    /// A token was sent and rejected (RFC 6750 `error="invalid_token"`).
+    InvalidToken,
+    /// A login named an unknown user or the wrong password.
+    BadCredentials,
+}
+
+/// One invalid field of a request body.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct FieldError {
+    pub field: String,
+    pub message: String,
+}
+
+impl FieldError {
+    pub fn new(field: &str, message: impl Into<String>) -> FieldError {
+        FieldError {
+            field: field.to_owned(),
+            message: message.into(),
+        }
+    }
+}
+
+impl ApiError {
+    /// `404` for a resource the caller cannot see, named as in
+    /// `"task 42 not found"`. Used alike for "does not exist" and "belongs to
+    /// someone else", so ids cannot be probed.
+    pub fn not_found(what: &str, id: i64) -> ApiError {
+        ApiError::NotFound(format!("{what} {id} not found"))
+    }
+
+    /// `422` for a single field.
+    pub fn invalid(field: &str, message: impl Into<String>) -> ApiError {
+        ApiError::Validation(vec![FieldError::new(field, message)])
+    }
+
+    /// The HTTP status code of this error.
+    pub fn status(&self) -> u16 {
+        match self {
+            ApiError::BadRequest(_) => 400,
+            ApiError::Unauthorized(_) => 401,
+            ApiError::NotFound(_) => 404,
+            ApiError::MethodNotAllowed(_) => 405,
+            ApiError::Conflict(_) => 409,
+            ApiError::PayloadTooLarge { .. } => 413,
+            ApiError::UnsupportedMediaType(_) => 415,
+            ApiError::Validation(_) => 422,
+            ApiError::Internal(_) => 500,
+            ApiError::Unavailable(_) => 503,
+        }
+    }
+
+    /// The problem-details response for this error. An internal error's
+    /// cause is written to stderr here, the one place every 500 passes.
+    pub fn into_response(self) -> Response {
+        let status = self.status();
+        let mut headers = Vec::new();
+        let mut errors = None;
+        let detail = match self {
+            ApiError::BadRequest(detail)
+            | ApiError::NotFound(detail)
+            | ApiError::Conflict(detail)
+            | ApiError::UnsupportedMediaType(detail) => detail,
+            ApiError::Unauthorized(failure) => {
+                // RFC 9110 §15.5.2: a 401 must carry a challenge. RFC 6750 §3.1
+                // adds the error code only when a token was actually presented.
+                let challenge = match failure {
+                    AuthFailure::InvalidToken => "Bearer error=\"invalid_token\"",
+                    AuthFailure::MissingToken | AuthFailure::BadCredentials => "Bearer",
+                };
+                headers.push(("WWW-Authenticate", challenge.to_owned()));
+                match failure {
+                    AuthFailure::BadCredentials => "incorrect username or password".to_owned(),
+                    _ => "missing or invalid bearer token".to_owned(),
+                }
+            }
+            ApiError::MethodNotAllowed(allowed) => {
+                let allow = allowed.join(", ");
+                headers.push(("Allow", allow.clone()));
+                format!("method not allowed here; allowed: {allow}")
+            }
+            ApiError::PayloadTooLarge { limit } => {
+                format!("request body is larger than {limit} bytes")
+            }
+            ApiError::Validation(list) => {
+                let names: Vec<&str> = list.iter().map(|error| error.field.as_str()).collect();
+                let detail = format!("invalid fields: {}", names.join(", "));
+                errors = Some(list);
+                detail
+            }
+            ApiError::Internal(cause) => {
+                eprintln!("internal error: {cause}");
+                "internal error".to_owned()
+            }
+            ApiError::Unavailable(cause) => {
+                eprintln!("unavailable: {cause}");
+                "service unavailable".to_owned()
+            }
+        };
+        let problem = Problem {
+            kind: "about:blank",
+            title: reason_phrase(status),
+            status,
+            detail,
+            errors,
+        };
+        let mut response = Response::json(status, &problem);
+        response.set_header("Content-Type", "application/problem+json");
+        for (name, value) in headers {
+            response.set_header(name, value);
+        }
+        response
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(error: StoreError) -> ApiError {
+        // A conflict the handler did not expect is still a bug on our side:
+        // the handler that expects one maps it to 409 itself.
+        ApiError::Internal(format!("database: {error}"))
+    }
+}
+
+/// The RFC 9457 body.
+#[derive(Serialize)]
+struct Problem {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    title: &'static str,
+    status: u16,
+    detail: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    errors: Option<Vec<FieldError>>,
+}
+
+/// The standard reason phrase for the statuses this server sends.
+pub fn reason_phrase(status: u16) -> &'static str {
+    match status {
+        200 => "OK",
+        201 => "Created",
+        204 => "No Content",
+        400 => "Bad Request",
+        401 => "Unauthorized",
+        403 => "Forbidden",
+        404 => "Not Found",
+        405 => "Method Not Allowed",
+        408 => "Request Timeout",
+        409 => "Conflict",
+        413 => "Content Too Large",
+        415 => "Unsupported Media Type",
+        422 => "Unprocessable Content",
+        429 => "Too Many Requests",
+        500 => "Internal Server Error",
+        503 => "Service Unavailable",
+        _ => "Unknown",
+    }
+}

@@ -1,0 +1,234 @@
+//! The HTTP plumbing handlers share: our own `Response` type, reading a
+//! size-capped body as JSON or as a form, and decoding query strings.
+//!
+//! Handlers build a plain `Response` (status, headers, bytes) instead of a
+//! `tiny_http::Response`: it keeps them testable and leaves exactly one place,
+//! `server`, that knows how bytes reach the socket.
+
+use std::io::Read;
+
+use serde::Serialize;
+use serde_json::{Map, Value};
+use tiny_http::Request;
+
+use crate::error::ApiError;
+
+/// The largest request body the server reads: 1 MiB. A task is a few KB at
+/// most, so anything bigger is a mistake or an attack.
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+/// A response as handlers build it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Response {
+    pub status: u16,
+    pub headers: Vec<(&'static str, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Response {
+    /// A JSON response with `status`.
+    pub fn json<T: Serialize + ?Sized>(status: u16, value: &T) -> Response {
+        // Serialising our own types into memory cannot fail: they have no
+        // maps with non-string keys and no failing `Serialize` impls.
+        let body = serde_json::to_vec(value).expect("response types serialise to JSON");
+        Response {
+            status,
+            headers: vec![("Content-Type", "application/json".to_owned())],
+            body,
+        }
+    }
+
+    /// `201 Created` with a `Location` header pointing at the new resource.
+    pub fn created<T: Serialize + ?Sized>(location: String, value: &T) -> Response {
+        let mut response = Response::json(201, value);
+        response.set_header("Location", location);
+        response
+    }
+
+    /// `204 No Content`.
+    pub fn no_content() -> Response {
+        Response {
+            status: 204,
+            headers: Vec::new(),
+            body: Vec::new(),
+        }
+    }
+
+    /// Sets a header, replacing any earlier value of the same name.
+    pub fn set_header(&mut self, name: &'static str, value: impl Into<String>) {
+        self.headers
+            .retain(|(existing, _)| !existing.eq_ignore_ascii_case(name));
+        self.headers.push((name, value.into()));
+    }
+
+    /// The value of a header set on this response.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(existing, _)| existing.eq_ignore_ascii_case(name))
+            .map(|(_, value)| value.as_str())
+    }
+}
+
+/// The value of a request header, if present (first occurrence).
+pub fn header<'a>(request: &'a Request, name: &str) -> Option<&'a str> {
+    request
+        .headers()
+        .iter()
+        .find(|header| header.field.as_str().as_str().eq_ignore_ascii_case(name))
+        .map(|header| header.value.as_str())
+}
+
+/// The media type of the request body, lowercased and without parameters
+/// (`"application/json"` for `Application/JSON; charset=utf-8`).
+pub fn media_type(request: &Request) -> Option<String> {
+    header(request, "Content-Type").map(|value| {
+        let essence = value.split(';').next().unwrap_or_default();
+        essence.trim().to_ascii_lowercase()
+    })
+}
+
+/// Whether a media type is JSON: `application/json` or any `application/*+json`
+/// such as `application/merge-patch+json` (RFC 7396) that PATCH clients send.
+pub fn is_json(media_type: &str) -> bool {
+    media_type == "application/json"
+        || (media_type.starts_with("application/") && media_type.ends_with("+json"))
+}
+
+/// Reads the request body, refusing more than `MAX_BODY_BYTES`.
+///
+/// A declared `Content-Length` over the cap is refused before a single body
+/// byte is read; a chunked body is cut off as soon as it passes the cap.
+pub fn read_body(request: &mut Request) -> Result<Vec<u8>, ApiError> {
+    let too_large = ApiError::PayloadTooLarge {
+        limit: MAX_BODY_BYTES,
+    };
+    if request
+        .body_length()
+        .is_some_and(|length| length > MAX_BODY_BYTES)
+    {
+        return Err(too_large);
+    }
+    let mut body = Vec::new();
+    request
+        .as_reader()
+        .take(MAX_BODY_BYTES as u64 + 1)
+        .read_to_end(&mut body)
+        .map_err(|error| ApiError::BadRequest(format!("could not read request body: {error}")))?;
+    if body.len() > MAX_BODY_BYTES {
+        return Err(too_large);
+    }
+    Ok(body)
+}
+
+/// Reads a JSON object body. A body in another media type is a 415; a body
+/// that is not JSON, or JSON that is not an object, is a 400.
+///
+/// A request without `Content-Type` is read as JSON: curl users who forget
+/// `-H 'Content-Type: application/json'` are the common case, and refusing
+/// them would help nobody.
+pub fn read_json_object(request: &mut Request) -> Result<Map<String, Value>, ApiError> {
+    if let Some(media_type) = media_type(request)
+        && !is_json(&media_type)
+    {
+        return Err(ApiError::UnsupportedMediaType(format!(
+            "request body must be application/json, not {media_type}"
+        )));
+    }
+    let body = read_body(request)?;
+    parse_json_object(&body)
+}
+
+/// Parses bytes as a JSON object (see [`read_json_object`]).
+pub fn parse_json_object(body: &[u8]) -> Result<Map<String, Value>, ApiError> {
+    match serde_json::from_slice::<Value>(body) {
+        Ok(Value::Object(object)) => Ok(object),
+        Ok(_) => Err(ApiError::BadRequest(
+            "request body must be a JSON object".to_owned(),
+        )),
+        Err(error) => Err(ApiError::BadRequest(format!(
+            "request body is not valid JSON: {error}"
+        ))),
+    }
+}
+
+/// Decodes an `application/x-www-form-urlencoded` body or query string into
+/// name/value pairs, in order. Invalid percent-escapes or UTF-8 are a 400.
+pub fn parse_urlencoded(text: &str) -> Result<Vec<(String, String)>, ApiError> {
+    text.split('&')
+        .filter(|pair| !pair.is_empty())
+        .map(|pair| {
+            let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+            Ok((percent_decode(name)?, percent_decode(value)?))
+        })
+        .collect()
+}
+
+/// The query string of a request URL, decoded (empty when there is none).
+pub fn query_pairs(url: &str) -> Result<Vec<(String, String)>, ApiError> {
+    match url.split_once('?') {
+        Some((_, query)) => parse_urlencoded(query),
+        None => Ok(Vec::new()),
+    }
+}
+
+/// The path of a request URL, without its query string.
+pub fn path_of(url: &str) -> &str {
+    url.split_once('?').map_or(url, |(path, _)| path)
+}
+
+/// Percent-decoding with `+` as a space, as HTML forms and curl `-d` encode.
+fn percent_decode(text: &str) -> Result<String, ApiError> {
+    let malformed = || ApiError::BadRequest(format!("malformed percent-encoding in {text:?}"));
+    let mut bytes = Vec::with_capacity(text.len());
+    let mut input = text.bytes();
+    while let Some(byte) = input.next() {
+        match byte {
+            b'+' => bytes.push(b' '),
+            b'%' => {
+                let high = input.next().and_then(hex_value).ok_or_else(malformed)?;
+                let low = input.next().and_then(hex_value).ok_or_else(malformed)?;
+                bytes.push(high << 4 | low);
+            }
+            _ => bytes.push(byte),
+        }
+    }
+    String::from_utf8(bytes).map_err(|_| malformed())
+}
+
+fn hex_value(digit: u8) -> Option<u8> {
+    (digit as char).to_digit(16).map(|value| value as u8)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urlencoded_pairs_are_decoded_in_order() {
+        let pairs = parse_urlencoded("username=ann%40example.com&password=a+b%2Bc&scope=").unwrap();
+        assert_eq!(
+            pairs,
+            vec![
+                ("username".into(), "ann@example.com".into()),
+                ("password".into(), "a b+c".into()),
+                ("scope".into(), "".into()),
+            ]
+        );
+    }
+
+    #[test]
+    fn malformed_escapes_are_rejected() {
+        for bad in ["a=%", "a=%4", "a=%zz", "a=%ff"] {
+            assert!(parse_urlencoded(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn json_media_types_include_structured_suffixes() {
+        assert!(is_json("application/json"));
+        assert!(is_json("application/merge-patch+json"));
+        assert!(!is_json("application/x-www-form-urlencoded"));
+        assert!(!is_json("text/json"));
+    }
+}

@@ -1,0 +1,36 @@
+//! taskapi: a task-management REST API on a synchronous server.
+//!
+//! # Layout
+//!
+//! A request travels down this list and back up:
+//!
+//! - [`config`]: flags and environment variables become a [`config::Config`].
+//! - [`server`]: binds the socket, runs N worker threads that each own one
+//!   SQLite connection, catches handler panics, logs, shuts down gracefully.
+//! - [`router`]: the route table; finds the handler for a method and path.
+//! - [`api`]: one function per endpoint: authenticate, validate, call the
+//!   store, respond.
+//! - [`auth`]: argon2id password hashing and JWT access tokens.
+//! - [`store`]: all SQL, behind plain functions; [`model`] holds the types it
+//!   shares with `api`.
+//! - [`error`]: [`error::ApiError`], the one place that maps failures to
+//!   HTTP statuses and RFC 9457 problem bodies.
+//! - [`http`]: the response type, size-capped body reading, form and query
+//!   decoding.
+//! - [`time`] and [`sys`]: calendar arithmetic, and the socket option std
+//!   lacks.
+//!
+//! `main.rs` only parses the configuration, starts the server, prints the
+//! listening line and turns SIGINT/SIGTERM into a graceful shutdown.
+
+pub mod api;
+pub mod auth;
+pub mod config;
+pub mod error;
+pub mod http;
+pub mod model;
+pub mod router;
+pub mod server;
+pub mod store;
+pub mod sys;
+pub mod time;

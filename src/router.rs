@@ -1,0 +1,221 @@
+//! The whole API on one screen: the route table, and `dispatch`, which finds
+//! the route for a request.
+//!
+//! Paths are matched segment by segment; `{id}` matches a positive integer
+//! and is handed to the handler. Three rules apply to every route:
+//! - a trailing slash is ignored (`/tasks/` is `/tasks`);
+//! - every route is also served under `/api/v1` (`/api/v1/tasks`);
+//! - `HEAD` runs the `GET` handler and the server sends no body.
+//!
+//! A path that matches with another method is a 405 with an `Allow` header; a
+//! malformed id (`/tasks/abc`, `/tasks/-1`) is a 400; anything else a 404.
+
+use tiny_http::{Method, Request};
+
+use crate::api::{ApiResult, Ctx, auth, health, tasks};
+use crate::error::ApiError;
+use crate::http;
+
+/// The prefix every route is also served under.
+pub const VERSION_PREFIX: &str = "/api/v1";
+
+/// One route: a method, a path pattern and the function that serves it.
+pub struct Route {
+    pub method: Method,
+    pub pattern: &'static str,
+    pub handler: Handler,
+    /// Another route's pattern this one duplicates, for documentation.
+    pub alias_of: Option<&'static str>,
+}
+
+/// A handler, by the path parameters it takes.
+#[derive(Clone, Copy)]
+pub enum Handler {
+    Plain(fn(&mut Ctx, &mut Request) -> ApiResult),
+    WithId(fn(&mut Ctx, &mut Request, i64) -> ApiResult),
+}
+
+const fn route(method: Method, pattern: &'static str, handler: Handler) -> Route {
+    Route {
+        method,
+        pattern,
+        handler,
+        alias_of: None,
+    }
+}
+
+const fn alias(method: Method, pattern: &'static str, handler: Handler, of: &'static str) -> Route {
+    Route {
+        method,
+        pattern,
+        handler,
+        alias_of: Some(of),
+    }
+}
+
+use Handler::{Plain, WithId};
+use Method::{Delete, Get, Patch, Post, Put};
+
+/// Every route the server answers.
+pub static ROUTES: &[Route] = &[
+    route(Get, "/healthz", Plain(health::check)),
+    // Accounts.
+    route(Post, "/auth/register", Plain(auth::register)),
+    alias(Post, "/register", Plain(auth::register), "/auth/register"),
+    route(Post, "/auth/login", Plain(auth::login)),
+    alias(Post, "/login", Plain(auth::login), "/auth/login"),
+    alias(Post, "/auth", Plain(auth::login), "/auth/login"),
+    route(Get, "/auth/me", Plain(auth::me)),
+    // Tasks.
+    route(Post, "/tasks", Plain(tasks::create)),
+    route(Get, "/tasks", Plain(tasks::list)),
+    route(Get, "/tasks/{id}", WithId(tasks::get)),
+    route(Put, "/tasks/{id}", WithId(tasks::replace)),
+    route(Patch, "/tasks/{id}", WithId(tasks::patch)),
+    route(Delete, "/tasks/{id}", WithId(tasks::delete)),
+];
+
+/// Finds the route for `request` and runs its handler.
+pub fn dispatch(ctx: &mut Ctx, request: &mut Request) -> ApiResult {
+    let path = normalize(http::path_of(request.url()));
+    let segments: Vec<&str> = path.split('/').skip(1).collect();
+    // HEAD is GET without the body; the server drops the body.
+    let method = match request.method() {
+        Method::Head => Method::Get,
+        other => other.clone(),
+    };
+
+    let mut allowed: Vec<&'static str> = Vec::new();
+    for route in ROUTES {
+        let Some(id) = match_pattern(route.pattern, &segments)? else {
+            continue;
+        };
+        if route.method != method {
+            allowed.push(method_name(&route.method));
+            continue;
+        }
+        return match (route.handler, id) {
+            (Plain(handler), _) => handler(ctx, request),
+            (WithId(handler), Some(id)) => handler(ctx, request, id),
+            (WithId(_), None) => Err(ApiError::Internal(format!(
+                "route {} takes an id but its pattern has none",
+                route.pattern
+            ))),
+        };
+    }
+    if allowed.is_empty() {
+        return Err(ApiError::NotFound(format!(
+            "no route for {} {path}",
+            request.method()
+        )));
+    }
+    if allowed.contains(&"GET") {
+        allowed.push("HEAD");
+    }
+    Err(ApiError::MethodNotAllowed(allowed))
+}
+
+/// Strips the version prefix and a trailing slash: `/api/v1/tasks/` → `/tasks`.
+fn normalize(path: &str) -> &str {
+    let path = match path.strip_prefix(VERSION_PREFIX) {
+        Some(rest) if rest.is_empty() || rest.starts_with('/') => rest,
+        _ => path,
+    };
+    match path.strip_suffix('/') {
+        Some(rest) if !rest.is_empty() => rest,
+        _ => path,
+    }
+}
+
+/// Matches path segments against a pattern. `Ok(None)`: no match;
+/// `Ok(Some(id))`: a match, with the `{id}` if the pattern has one; `Err`:
+/// the literal segments match but the id is malformed (a 400, not a 404:
+/// the client addressed a real collection with a bad key).
+fn match_pattern(pattern: &str, segments: &[&str]) -> Result<Option<Option<i64>>, ApiError> {
+    let parts: Vec<&str> = pattern.split('/').skip(1).collect();
+    if parts.len() != segments.len() {
+        return Ok(None);
+    }
+    let literals_match = parts
+        .iter()
+        .zip(segments)
+        .all(|(part, segment)| *part == "{id}" || part == segment);
+    if !literals_match {
+        return Ok(None);
+    }
+    let Some(index) = parts.iter().position(|part| *part == "{id}") else {
+        return Ok(Some(None));
+    };
+    parse_id(segments[index]).map(|id| Some(Some(id)))
+}
+
+/// A path id: a positive integer of ASCII digits that fits in an i64.
+fn parse_id(segment: &str) -> Result<i64, ApiError> {
+    let digits_only = !segment.is_empty() && segment.bytes().all(|byte| byte.is_ascii_digit());
+    match segment.parse::<i64>() {
+        Ok(id) if digits_only && id > 0 => Ok(id),
+        _ => Err(ApiError::BadRequest(format!(
+            "invalid id {segment:?} in path: must be a positive whole number"
+        ))),
+    }
+}
+
+/// The name of a method as it appears in an `Allow` header.
+pub fn method_name(method: &Method) -> &'static str {
+    match method {
+        Method::Get => "GET",
+        Method::Head => "HEAD",
+        Method::Post => "POST",
+        Method::Put => "PUT",
+        Method::Patch => "PATCH",
+        Method::Delete => "DELETE",
+        Method::Options => "OPTIONS",
+        Method::Connect => "CONNECT",
+        Method::Trace => "TRACE",
+        Method::NonStandard(_) => "non-standard method",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_are_normalized() {
+        assert_eq!(normalize("/tasks/"), "/tasks");
+        assert_eq!(normalize("/api/v1/tasks/3"), "/tasks/3");
+        assert_eq!(normalize("/api/v1/"), "/");
+        assert_eq!(normalize("/"), "/");
+        assert_eq!(normalize("/api/v10/tasks"), "/api/v10/tasks");
+    }
+
+    #[test]
+    fn ids_must_be_positive_decimal_integers() {
+        assert_eq!(parse_id("42").unwrap(), 42);
+        for bad in [
+            "0",
+            "-1",
+            "+1",
+            "abc",
+            "1.5",
+            "",
+            "99999999999999999999",
+            " 1",
+        ] {
+            assert!(parse_id(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn every_id_route_has_an_id_handler_and_back() {
+        for route in ROUTES {
+            let takes_id = matches!(route.handler, WithId(_));
+            assert_eq!(
+                takes_id,
+                route.pattern.contains("{id}"),
+                "{}",
+                route.pattern
+            );
+        }
+    }
+}

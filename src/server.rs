@@ -1,0 +1,245 @@
+//! The running server: a listening socket, N worker threads and their
+//! lifecycle from start to graceful shutdown.
+//!
+//! ```text
+//!            tiny_http accept thread + its connection threads
+//!                  │ parse requests, queue them
+//!                  ▼
+//!   worker 1 ── recv() ─┐
+//!   worker 2 ── recv() ─┼─ each: own SQLite connection, catch_unwind(handler),
+//!   worker N ── recv() ─┘        access log line, send the response
+//! ```
+//!
+//! Workers share one `tiny_http::Server` and block in `recv()`; nothing else
+//! is shared but read-only state (`api::Shared`), so no lock in our code sits
+//! on the request path except the argon2 permits.
+
+use std::net::{SocketAddr, TcpListener};
+use std::panic::{self, AssertUnwindSafe};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::{self, JoinHandle};
+use std::time::Instant;
+
+use tiny_http::{Header, Request};
+
+use crate::api::{ApiResult, Ctx, Shared};
+use crate::auth::{Passwords, Tokens};
+use crate::config::{self, Config};
+use crate::error::ApiError;
+use crate::http::{self, Response};
+use crate::store::{self, Db};
+use crate::{router, sys, time};
+
+/// The function that answers a request: `router::dispatch` in production;
+/// tests may wrap it (for example to prove that a panic becomes a 500).
+pub type Handler = fn(&mut Ctx, &mut Request) -> ApiResult;
+
+/// A started server. Dropping it does not stop it: call
+/// [`ShutdownHandle::shutdown`] and then [`Server::wait`].
+pub struct Server {
+    addr: SocketAddr,
+    workers: Vec<JoinHandle<()>>,
+    lifecycle: Arc<Lifecycle>,
+}
+
+/// Stops a running server from another thread (a signal handler, a test).
+#[derive(Clone)]
+pub struct ShutdownHandle {
+    lifecycle: Arc<Lifecycle>,
+}
+
+/// What the workers and the shutdown handle share.
+struct Lifecycle {
+    http: Arc<tiny_http::Server>,
+    workers: usize,
+    stopping: AtomicBool,
+    accept_failed: AtomicBool,
+}
+
+/// Starts the production server: `router::dispatch` behind every worker.
+pub fn start(config: &Config) -> Result<Server, String> {
+    start_with(config, router::dispatch)
+}
+
+/// Opens and migrates the database, binds the address, and starts
+/// `config.workers` threads that answer requests with `handler`.
+pub fn start_with(config: &Config, handler: Handler) -> Result<Server, String> {
+    let mut db = Db::open(&config.db_path).map_err(|error| error.to_string())?;
+    db.migrate().map_err(|error| error.to_string())?;
+    let secret = match &config.secret_key {
+        Some(key) => key.clone(),
+        None => store::settings::signing_key(&mut db, Tokens::generate_secret)
+            .map_err(|error| format!("loading the token signing key: {error}"))?,
+    };
+    let shared = Arc::new(Shared {
+        tokens: Tokens::new(&secret, config.token_ttl_minutes * 60),
+        passwords: Passwords::new(config::cpu_count()),
+    });
+
+    let listener = TcpListener::bind(&config.addr)
+        .map_err(|error| format!("cannot listen on {}: {error}", config.addr))?;
+    sys::set_nodelay(&listener).map_err(|error| format!("setting TCP_NODELAY: {error}"))?;
+    let addr = listener
+        .local_addr()
+        .map_err(|error| format!("reading the bound address: {error}"))?;
+    let http = tiny_http::Server::from_listener(listener, None)
+        .map_err(|error| format!("starting the HTTP server: {error}"))?;
+
+    let lifecycle = Arc::new(Lifecycle {
+        http: Arc::new(http),
+        workers: config.workers,
+        stopping: AtomicBool::new(false),
+        accept_failed: AtomicBool::new(false),
+    });
+    // Open every worker's connection before spawning any thread, so a
+    // database problem fails the start instead of one worker.
+    let mut contexts = Vec::with_capacity(config.workers);
+    for _ in 0..config.workers {
+        let db = Db::open(&config.db_path).map_err(|error| error.to_string())?;
+        contexts.push(Ctx {
+            db,
+            shared: Arc::clone(&shared),
+        });
+    }
+    let workers = contexts
+        .into_iter()
+        .enumerate()
+        .map(|(index, mut ctx)| {
+            let lifecycle = Arc::clone(&lifecycle);
+            thread::Builder::new()
+                .name(format!("worker-{index}"))
+                .spawn(move || work(&lifecycle, &mut ctx, handler))
+                .map_err(|error| format!("spawning a worker thread: {error}"))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+
+    Ok(Server {
+        addr,
+        workers,
+        lifecycle,
+    })
+}
+
+impl Server {
+    /// The address actually bound (with the real port when 0 was asked for).
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// A handle that stops this server.
+    pub fn shutdown_handle(&self) -> ShutdownHandle {
+        ShutdownHandle {
+            lifecycle: Arc::clone(&self.lifecycle),
+        }
+    }
+
+    /// Waits until every worker has finished. `Err` if the server stopped
+    /// because it could no longer accept connections.
+    pub fn wait(self) -> Result<(), String> {
+        for worker in self.workers {
+            // A worker never panics: handler panics are caught inside it.
+            if worker.join().is_err() {
+                eprintln!("a worker thread panicked outside a request");
+            }
+        }
+        if self.lifecycle.accept_failed.load(Ordering::SeqCst) {
+            Err("the server stopped accepting connections".to_owned())
+        } else {
+            Ok(())
+        }
+    }
+}
+
+impl ShutdownHandle {
+    /// Stops taking new requests. Each worker finishes the request it is
+    /// serving, then exits; [`Server::wait`] returns when all have.
+    pub fn shutdown(&self) {
+        let lifecycle = &self.lifecycle;
+        if lifecycle.stopping.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        // `unblock` wakes one thread blocked in `recv()`; wake them all.
+        // Busy workers see `stopping` when they come back for the next one.
+        for _ in 0..lifecycle.workers {
+            lifecycle.http.unblock();
+        }
+    }
+}
+
+/// A worker's life: take the next request, answer it, until shutdown.
+fn work(lifecycle: &Arc<Lifecycle>, ctx: &mut Ctx, handler: Handler) {
+    while !lifecycle.stopping.load(Ordering::SeqCst) {
+        match lifecycle.http.recv() {
+            Ok(request) => serve(ctx, handler, request),
+            Err(error) => {
+                // `recv()` fails in two cases: our own `unblock()` during
+                // shutdown, or tiny_http's accept loop died (it ends for good
+                // on its first `accept()` error, such as running out of file
+                // descriptors). In the second case no request will ever come
+                // again, so the process must exit non-zero and let its
+                // supervisor restart it, rather than stay up deaf.
+                if !lifecycle.stopping.load(Ordering::SeqCst) {
+                    eprintln!("accept loop failed: {error}; shutting down");
+                    lifecycle.accept_failed.store(true, Ordering::SeqCst);
+                    ShutdownHandle {
+                        lifecycle: Arc::clone(lifecycle),
+                    }
+                    .shutdown();
+                }
+                return;
+            }
+        }
+    }
+}
+
+/// Answers one request and writes its access-log line.
+fn serve(ctx: &mut Ctx, handler: Handler, mut request: Request) {
+    let started = Instant::now();
+    // A panic in a handler is a bug, but it must cost one request, not the
+    // worker: catch it, roll back whatever transaction it left open, and
+    // answer 500. The default panic hook has already printed the message
+    // and location to stderr. `AssertUnwindSafe` is sound because nothing
+    // the handler touched outlives the request except `ctx.db`, which
+    // `reset_after_panic` returns to a clean state.
+    let outcome = panic::catch_unwind(AssertUnwindSafe(|| handler(ctx, &mut request)));
+    let response = match outcome {
+        Ok(Ok(response)) => response,
+        Ok(Err(error)) => error.into_response(),
+        Err(_) => {
+            ctx.db.reset_after_panic();
+            ApiError::Internal("a handler panicked".to_owned()).into_response()
+        }
+    };
+    log_request(&request, response.status, started);
+    send(request, response);
+}
+
+/// One line per request on stderr: time, client, method, path, status and
+/// duration. Only the path is logged: a query string may carry secrets, and
+/// headers (tokens) and bodies (passwords) are never logged.
+fn log_request(request: &Request, status: u16, started: Instant) {
+    let client = request
+        .remote_addr()
+        .map_or_else(|| "-".to_owned(), |addr| addr.ip().to_string());
+    eprintln!(
+        "{} {client} {} {} {status} {:.1}ms",
+        time::now_rfc3339(),
+        request.method(),
+        http::path_of(request.url()),
+        started.elapsed().as_secs_f64() * 1000.0,
+    );
+}
+
+/// Writes the response with tiny_http. A client that has gone away is not
+/// an error worth logging.
+fn send(request: Request, response: Response) {
+    let mut reply = tiny_http::Response::from_data(response.body).with_status_code(response.status);
+    for (name, value) in response.headers {
+        match Header::from_bytes(name.as_bytes(), value.as_bytes()) {
+            Ok(header) => reply.add_header(header),
+            Err(()) => eprintln!("dropping invalid response header {name}"),
+        }
+    }
+    let _ = request.respond(reply);
+}

@@ -1,0 +1,124 @@
+//! All SQL lives here. The rest of the program sees plain functions over a
+//! [`Db`] handle, the domain types of [`crate::model`] and [`StoreError`];
+//! no `rusqlite` type leaks out, so another backend (PostgreSQL) can later sit
+//! behind the same functions.
+//!
+//! Each worker thread owns one `Db`: SQLite in WAL mode lets any number of
+//! readers run beside one writer, so workers never share a connection and no
+//! lock in our code guards the database.
+
+mod migrate;
+pub mod settings;
+pub mod tasks;
+pub mod users;
+
+use std::fmt;
+use std::path::Path;
+use std::time::Duration;
+
+use rusqlite::{Connection, ErrorCode, Transaction, TransactionBehavior};
+
+/// How long a writer waits for another writer's lock before giving up with
+/// an error. Writes here take microseconds to a few milliseconds (one fsync),
+/// so five seconds means the database is stuck, not busy.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// One connection to the database, owned by one worker.
+pub struct Db {
+    conn: Connection,
+}
+
+/// A failed database operation.
+#[derive(Debug)]
+pub enum StoreError {
+    /// A uniqueness rule was broken; names what was duplicated (`"username"`).
+    Conflict(&'static str),
+    /// Anything else: I/O, corruption, a lock held too long, a bug in SQL.
+    Database(String),
+}
+
+impl fmt::Display for StoreError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StoreError::Conflict(what) => write!(f, "duplicate {what}"),
+            StoreError::Database(message) => f.write_str(message),
+        }
+    }
+}
+
+impl std::error::Error for StoreError {}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(error: rusqlite::Error) -> StoreError {
+        StoreError::Database(error.to_string())
+    }
+}
+
+impl Db {
+    /// Opens (creating if needed) the database at `path` with the settings
+    /// every connection must have. Does not migrate: see [`Db::migrate`].
+    pub fn open(path: &Path) -> Result<Db, StoreError> {
+        let conn = Connection::open(path)
+            .map_err(|error| StoreError::Database(format!("open {}: {error}", path.display())))?;
+        conn.busy_timeout(BUSY_TIMEOUT)?;
+        // WAL: readers never block the writer or each other.
+        // synchronous=FULL: every commit is fsynced before we answer 2xx, so an
+        // acknowledged write survives a crash or power loss (NORMAL could lose
+        // the last commits on power loss, though not on a process crash).
+        // foreign_keys: SQLite leaves them off unless asked, per connection.
+        conn.execute_batch(
+            "PRAGMA journal_mode = WAL;
+             PRAGMA synchronous = FULL;
+             PRAGMA foreign_keys = ON;",
+        )?;
+        Ok(Db { conn })
+    }
+
+    /// Brings the schema up to date; see `migrate.rs`. Run once at start-up,
+    /// before the workers open their connections.
+    pub fn migrate(&mut self) -> Result<(), StoreError> {
+        migrate::run(&mut self.conn)
+    }
+
+    /// Checks that the database answers a query.
+    pub fn ping(&self) -> Result<(), StoreError> {
+        self.conn.query_row("SELECT 1", [], |_| Ok(()))?;
+        Ok(())
+    }
+
+    /// Rolls back a transaction left open by a handler that panicked.
+    ///
+    /// `rusqlite::Transaction` rolls back when dropped, also during unwinding,
+    /// so this normally finds nothing to do; it makes sure that a worker never
+    /// carries one request's half-done transaction into the next.
+    pub fn reset_after_panic(&self) {
+        if !self.conn.is_autocommit()
+            && let Err(error) = self.conn.execute_batch("ROLLBACK")
+        {
+            eprintln!("rollback after panic failed: {error}");
+        }
+    }
+
+    /// Starts a write transaction with `BEGIN IMMEDIATE`.
+    ///
+    /// Any read-then-write must use this. A plain (deferred) transaction takes
+    /// the write lock only at its first write; if another connection wrote in
+    /// between, SQLite cannot upgrade it and fails with SQLITE_BUSY at once,
+    /// whatever the busy timeout. Taking the lock up front makes concurrent
+    /// writers queue on the busy timeout instead.
+    fn write(&mut self) -> Result<Transaction<'_>, StoreError> {
+        Ok(self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?)
+    }
+}
+
+/// Whether an error is a UNIQUE constraint violation.
+fn is_unique_violation(error: &rusqlite::Error) -> bool {
+    matches!(
+        error,
+        rusqlite::Error::SqliteFailure(failure, _)
+            if failure.code == ErrorCode::ConstraintViolation
+                && failure.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
+    )
+}

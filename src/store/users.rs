@@ -1,0 +1,107 @@
+//! Accounts: creating them and finding them by id or login name.
+
+use rusqlite::{OptionalExtension, Row, params};
+
+use super::{Db, StoreError, is_unique_violation};
+use crate::model::User;
+use crate::time;
+
+/// A user together with their password hash, for checking a login.
+pub struct Credentials {
+    pub user: User,
+    pub password_hash: String,
+}
+
+const USER_COLUMNS: &str = "id, username, email, created_at";
+
+fn user_from_row(row: &Row<'_>) -> rusqlite::Result<User> {
+    Ok(User {
+        id: row.get(0)?,
+        username: row.get(1)?,
+        email: row.get(2)?,
+        created_at: row.get(3)?,
+    })
+}
+
+/// Creates a user. A taken username or email is `StoreError::Conflict`
+/// naming the field.
+///
+/// Login accepts a username or an email in one field, so a new username must
+/// not equal any existing email and a new email must not equal any existing
+/// username (usernames may contain `@`). Checking that and inserting is a
+/// read-then-write, hence the immediate transaction.
+pub fn create(
+    db: &mut Db,
+    username: Option<&str>,
+    email: Option<&str>,
+    password_hash: &str,
+) -> Result<User, StoreError> {
+    let tx = db.write()?;
+    let taken = |sql: &str, value: Option<&str>| -> rusqlite::Result<bool> {
+        match value {
+            Some(value) => tx
+                .query_row(sql, [value], |_| Ok(()))
+                .optional()
+                .map(|row| row.is_some()),
+            None => Ok(false),
+        }
+    };
+    if taken(
+        "SELECT 1 FROM user WHERE username = ?1 OR email = ?1",
+        username,
+    )? {
+        return Err(StoreError::Conflict("username"));
+    }
+    if taken(
+        "SELECT 1 FROM user WHERE email = ?1 OR username = ?1",
+        email,
+    )? {
+        return Err(StoreError::Conflict("email"));
+    }
+    let user = tx
+        .query_row(
+            &format!(
+                "INSERT INTO user (username, email, password_hash, created_at)
+                 VALUES (?1, ?2, ?3, ?4)
+                 RETURNING {USER_COLUMNS}"
+            ),
+            params![username, email, password_hash, time::now_rfc3339()],
+            user_from_row,
+        )
+        .map_err(|error| {
+            // The checks above ran under the write lock, so this is only
+            // reachable if they are wrong; still, report it as what it is.
+            if is_unique_violation(&error) {
+                StoreError::Conflict("username or email")
+            } else {
+                error.into()
+            }
+        })?;
+    tx.commit()?;
+    Ok(user)
+}
+
+/// The user with this id.
+pub fn get(db: &Db, id: i64) -> Result<Option<User>, StoreError> {
+    let mut statement = db
+        .conn
+        .prepare_cached(&format!("SELECT {USER_COLUMNS} FROM user WHERE id = ?1"))?;
+    Ok(statement.query_row([id], user_from_row).optional()?)
+}
+
+/// The user whose username or email is `login` (ignoring ASCII case), with
+/// their password hash. `create` guarantees at most one user matches.
+pub fn find_for_login(db: &Db, login: &str) -> Result<Option<Credentials>, StoreError> {
+    let mut statement = db.conn.prepare_cached(&format!(
+        "SELECT {USER_COLUMNS}, password_hash FROM user WHERE username = ?1 OR email = ?1"
+    ))?;
+    let found = statement
+        .query_row([login], |row| {
+            Ok(Credentials {
+                user: user_from_row(row)?,
+                password_hash: row.get(4)?,
+            })
+        })
+        .optional()?;
+    Ok(found)
+}
