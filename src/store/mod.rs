@@ -122,3 +122,28 @@ fn is_unique_violation(error: &rusqlite::Error) -> bool {
                 && failure.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reset_after_panic_rolls_back_an_open_transaction() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut db = Db::open(&dir.path().join("t.db")).unwrap();
+        db.migrate().unwrap();
+        // What a handler that panicked mid-transaction leaves behind.
+        db.conn
+            .execute_batch("BEGIN IMMEDIATE; INSERT INTO setting VALUES ('x', x'00');")
+            .unwrap();
+        db.reset_after_panic();
+        assert!(db.conn.is_autocommit());
+        let rows: i64 = db
+            .conn
+            .query_row("SELECT count(*) FROM setting WHERE name = 'x'", [], |row| {
+                row.get(0)
+            })
+            .unwrap();
+        assert_eq!(rows, 0);
+    }
+}

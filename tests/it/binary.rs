@@ -1,0 +1,142 @@
+//! The real `taskapi` binary as a child process: start-up, configuration
+//! errors, signals, the access log, and the generated secret.
+
+use std::time::Duration;
+
+use serde_json::json;
+
+use crate::support::{Binary, binary_command};
+
+#[test]
+fn the_binary_prints_its_real_port_first_and_serves_there() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Binary::start(&dir.path().join("t.db"), &[], &[]);
+    assert!(server.base.starts_with("http://127.0.0.1:"));
+    assert!(!server.base.ends_with(":0"), "{}", server.base);
+    let reply = server.call("GET", "/healthz").send();
+    assert_eq!(reply.status, 200);
+}
+
+#[test]
+fn sigterm_and_sigint_stop_the_server_with_exit_code_0() {
+    for signal in [libc::SIGTERM, libc::SIGINT] {
+        let dir = tempfile::tempdir().unwrap();
+        let mut server = Binary::start(&dir.path().join("t.db"), &[], &[]);
+        assert_eq!(server.call("GET", "/healthz").send().status, 200);
+        server.signal(signal);
+        assert_eq!(
+            server.wait_for_exit(Duration::from_secs(5)),
+            Some(0),
+            "signal {signal}"
+        );
+    }
+}
+
+#[test]
+fn a_generated_secret_survives_a_restart_so_old_tokens_still_work() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("t.db");
+
+    let mut first = Binary::start(&db, &[], &[]);
+    let reply = first
+        .call("POST", "/auth/register")
+        .json(json!({"username": "ann", "password": "password-ann"}));
+    assert_eq!(reply.status, 201, "{}", reply.text);
+    let token = reply.body["access_token"].as_str().unwrap().to_owned();
+    first.signal(libc::SIGTERM);
+    assert_eq!(first.wait_for_exit(Duration::from_secs(5)), Some(0));
+
+    let second = Binary::start(&db, &[], &[]);
+    let me = second.call("GET", "/auth/me").bearer(&token).send();
+    assert_eq!(me.status, 200, "{}", me.text);
+    assert_eq!(me.body["username"], "ann");
+
+    // A server given SECRET_KEY uses it instead, so the old token fails.
+    drop(second);
+    let third = Binary::start(&db, &[], &[("SECRET_KEY", &"k".repeat(32))]);
+    let me = third.call("GET", "/auth/me").bearer(&token).send();
+    assert_eq!(me.status, 401);
+}
+
+#[test]
+fn configuration_errors_exit_non_zero_with_one_line() {
+    type Case<'a> = (&'a [&'a str], &'a [(&'a str, &'a str)]);
+    let cases: [Case; 5] = [
+        (&["--port", "8000"], &[]),
+        (&["--workers", "0"], &[]),
+        (&["--token-ttl-minutes", "soon"], &[]),
+        (&["--addr"], &[]),
+        (&[], &[("SECRET_KEY", "")]),
+    ];
+    for (args, env) in cases {
+        let output = binary_command(args, env).output().unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!output.status.success(), "{args:?} {env:?}");
+        assert_eq!(stderr.lines().count(), 1, "{args:?}: {stderr}");
+        assert!(stderr.starts_with("taskapi: "), "{stderr}");
+    }
+}
+
+#[test]
+fn an_unusable_address_exits_non_zero() {
+    let output = binary_command(&["--addr", "256.0.0.1:80"], &[])
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("cannot listen on"));
+}
+
+#[test]
+fn help_documents_every_setting() {
+    let output = binary_command(&["--help"], &[]).output().unwrap();
+    assert!(output.status.success());
+    let help = String::from_utf8_lossy(&output.stdout);
+    for setting in [
+        "--addr",
+        "--db",
+        "--workers",
+        "--token-ttl-minutes",
+        "TASKAPI_ADDR",
+        "TASKAPI_DB",
+        "TASKAPI_WORKERS",
+        "TASKAPI_TOKEN_TTL_MINUTES",
+        "SECRET_KEY",
+    ] {
+        assert!(help.contains(setting), "--help lacks {setting}");
+    }
+}
+
+#[test]
+fn a_short_secret_key_starts_with_a_warning_after_the_listening_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Binary::start(&dir.path().join("t.db"), &[], &[("SECRET_KEY", "tooshort")]);
+    let warning = server.stderr.recv_timeout(Duration::from_secs(5)).unwrap();
+    assert!(
+        warning.contains("WARNING") && warning.contains("SECRET_KEY"),
+        "{warning}"
+    );
+}
+
+#[test]
+fn the_access_log_has_one_line_per_request_and_no_secrets() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Binary::start(&dir.path().join("t.db"), &[], &[]);
+    let register = server
+        .call("POST", "/auth/register")
+        .json(json!({"username": "ann", "password": "secret-password-1"}));
+    let token = register.body["access_token"].as_str().unwrap().to_owned();
+    server
+        .call("GET", "/tasks?api_key=query-secret-2")
+        .bearer(&token)
+        .send();
+
+    let first = server.stderr.recv_timeout(Duration::from_secs(5)).unwrap();
+    let second = server.stderr.recv_timeout(Duration::from_secs(5)).unwrap();
+    assert!(first.contains("POST /auth/register 201"), "{first}");
+    assert!(second.contains("GET /tasks 400"), "{second}");
+    for line in [&first, &second] {
+        assert!(!line.contains("secret-password-1"), "{line}");
+        assert!(!line.contains("query-secret-2"), "{line}");
+        assert!(!line.contains(&token), "{line}");
+    }
+}

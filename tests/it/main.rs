@@ -1,0 +1,10 @@
+//! The integration tests: real HTTP against a real server on a real
+//! temporary SQLite file. One module per area; `support` is the harness.
+
+mod auth;
+mod binary;
+mod errors;
+mod server;
+mod support;
+mod tasks;
+mod tokens;
