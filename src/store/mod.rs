@@ -23,6 +23,30 @@ use rusqlite::{Connection, ErrorCode, Transaction, TransactionBehavior};
 /// so five seconds means the database is stuck, not busy.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// How often a connection that wants the write lock checks for it again.
+const BUSY_RETRY: Duration = Duration::from_millis(1);
+
+/// SQLite's busy handler: called while another connection holds the write
+/// lock, with the number of times it was already called for this attempt;
+/// `true` means "try again".
+///
+/// This is `busy_timeout` with a steady 1 ms retry. SQLite's own busy
+/// timeout backs off up to 100 ms between retries, so under a steady write
+/// load a writer that lost a few rounds sleeps 100 ms at a time while newer
+/// writers take the lock. Measured here (wrk, 32 connections creating tasks,
+/// 8 workers): SQLite's handler gave a p99 of 1.27 s with requests over 2 s;
+/// retrying every millisecond (a commit with its fsync takes a few) gave a
+/// p99 of 57 ms, for about a thousand cheap wake-ups a second per waiting
+/// writer and some 10% less write throughput.
+fn wait_for_writer(attempts: i32) -> bool {
+    let waited = BUSY_RETRY * u32::try_from(attempts).unwrap_or(0);
+    if waited >= BUSY_TIMEOUT {
+        return false;
+    }
+    std::thread::sleep(BUSY_RETRY);
+    true
+}
+
 /// One connection to the database, owned by one worker.
 pub struct Db {
     conn: Connection,
@@ -58,9 +82,9 @@ impl Db {
     /// Opens (creating if needed) the database at `path` with the settings
     /// every connection must have. Does not migrate: see [`Db::migrate`].
     pub fn open(path: &Path) -> Result<Db, StoreError> {
-        let conn = Connection::open(path)
+        let mut conn = Connection::open(path)
             .map_err(|error| StoreError::Database(format!("open {}: {error}", path.display())))?;
-        conn.busy_timeout(BUSY_TIMEOUT)?;
+        conn.busy_handler(Some(wait_for_writer))?;
         // WAL: readers never block the writer or each other.
         // synchronous=FULL: every commit is fsynced before we answer 2xx, so an
         // acknowledged write survives a crash or power loss (NORMAL could lose
