@@ -1,17 +1,21 @@
-//! The HTTP plumbing handlers share: our own `Response` type, reading a
-//! size-capped body as JSON or as a form, and decoding query strings.
+//! The HTTP plumbing handlers share: our own `Response` type and its exact
+//! bytes on the wire, reading a size-capped body as JSON or as a form, and
+//! decoding query strings.
 //!
 //! Handlers build a plain `Response` (status, headers, bytes) instead of a
-//! `tiny_http::Response`: it keeps them testable and leaves exactly one place,
-//! `server`, that knows how bytes reach the socket.
+//! `tiny_http::Response`: it keeps them testable, and [`encode`] decides the
+//! bytes that reach the socket, including `Connection: close` on every
+//! response (see `server::send` for why).
 
+use std::fmt::Write as _;
 use std::io::Read;
 
 use serde::Serialize;
 use serde_json::{Map, Value};
 use tiny_http::Request;
 
-use crate::error::ApiError;
+use crate::error::{ApiError, reason_phrase};
+use crate::time;
 
 /// The largest request body the server reads: 1 MiB. A task is a few KB at
 /// most, so anything bigger is a mistake or an attack.
@@ -68,6 +72,46 @@ impl Response {
             .find(|(existing, _)| existing.eq_ignore_ascii_case(name))
             .map(|(_, value)| value.as_str())
     }
+}
+
+/// The bytes of `response` as an HTTP/1.1 message that closes the
+/// connection, dated `now` (seconds since the epoch).
+///
+/// - `Date` (RFC 9110 §6.6.1) and `Connection: close` come first, then the
+///   response's own headers, then `Content-Length`.
+/// - A 204 has neither `Content-Length` nor a body (RFC 9110 §8.6, §15.3.5).
+/// - `head_only` (a `HEAD` request) keeps the `Content-Length` the `GET` would
+///   have had and sends no body (RFC 9110 §9.3.2).
+/// - A header value containing CR or LF would split the message; such a
+///   header is dropped (and logged) instead of written.
+pub fn encode(response: &Response, head_only: bool, now: i64) -> Vec<u8> {
+    let status = response.status;
+    let mut head = String::with_capacity(160);
+    // Writing into a String cannot fail.
+    let _ = write!(
+        head,
+        "HTTP/1.1 {status} {}\r\nDate: {}\r\nConnection: close\r\n",
+        reason_phrase(status),
+        time::http_date(now)
+    );
+    for (name, value) in &response.headers {
+        if value.contains(['\r', '\n']) {
+            eprintln!("dropping response header {name}: its value contains a line break");
+            continue;
+        }
+        let _ = write!(head, "{name}: {value}\r\n");
+    }
+    let has_body = status != 204 && status != 304;
+    if has_body {
+        let _ = write!(head, "Content-Length: {}\r\n", response.body.len());
+    }
+    head.push_str("\r\n");
+
+    let mut bytes = head.into_bytes();
+    if has_body && !head_only {
+        bytes.extend_from_slice(&response.body);
+    }
+    bytes
 }
 
 /// The value of a request header, if present (first occurrence).

@@ -6,7 +6,8 @@
 //!
 //! - [`config`]: flags and environment variables become a [`config::Config`].
 //! - [`server`]: binds the socket, runs N worker threads that each own one
-//!   SQLite connection, catches handler panics, logs, shuts down gracefully.
+//!   SQLite connection, catches handler panics, logs, writes responses that
+//!   close their connection, shuts down gracefully.
 //! - [`router`]: the route table; finds the handler for a method and path.
 //! - [`api`]: one function per endpoint: authenticate, validate, call the
 //!   store, respond.
@@ -17,8 +18,8 @@
 //!   HTTP statuses and RFC 9457 problem bodies.
 //! - [`http`]: the response type, size-capped body reading, form and query
 //!   decoding.
-//! - [`time`] and [`sys`]: calendar arithmetic, and the socket option std
-//!   lacks.
+//! - [`time`] and [`sys`]: calendar arithmetic, and the socket option and
+//!   resource limit std lacks.
 //!
 //! `main.rs` only parses the configuration, starts the server, prints the
 //! listening line and turns SIGINT/SIGTERM into a graceful shutdown.

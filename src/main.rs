@@ -7,7 +7,7 @@ use std::thread;
 use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
 use taskapi::config::{self, Command};
-use taskapi::server;
+use taskapi::{server, sys};
 
 fn main() -> ExitCode {
     match run() {
@@ -32,9 +32,13 @@ fn run() -> Result<(), String> {
         }
     };
 
+    let open_files_limit = sys::raise_open_files_limit();
     let server = server::start(&config)?;
     // Scripts and tests read this first line to learn the real port.
     eprintln!("taskapi listening on http://{}", server.addr());
+    if let Err(error) = open_files_limit {
+        eprintln!("could not raise the open-files limit: {error}");
+    }
     if let Some(warning) = config.warning() {
         eprintln!("{warning}");
     }

@@ -14,14 +14,20 @@
 //! is shared but read-only state (`api::Shared`), so no lock in our code sits
 //! on the request path except the argon2 permits.
 
+use std::fs;
 use std::net::{SocketAddr, TcpListener};
+use std::os::fd::AsRawFd;
+use std::os::unix::fs::MetadataExt;
 use std::panic::{self, AssertUnwindSafe};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::{self, JoinHandle};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-use tiny_http::{Header, Request};
+use std::io::Write;
+
+use tiny_http::{Method, Request};
 
 use crate::api::{ApiResult, Ctx, Shared};
 use crate::auth::{Passwords, Tokens};
@@ -83,6 +89,7 @@ pub fn start_with(config: &Config, handler: Handler) -> Result<Server, String> {
     let addr = listener
         .local_addr()
         .map_err(|error| format!("reading the bound address: {error}"))?;
+    let listener_identity = ListenerIdentity::of(&listener);
     let http = tiny_http::Server::from_listener(listener, None)
         .map_err(|error| format!("starting the HTTP server: {error}"))?;
 
@@ -113,6 +120,14 @@ pub fn start_with(config: &Config, handler: Handler) -> Result<Server, String> {
                 .map_err(|error| format!("spawning a worker thread: {error}"))
         })
         .collect::<Result<Vec<_>, _>>()?;
+
+    if let Some(identity) = listener_identity {
+        let lifecycle = Arc::clone(&lifecycle);
+        thread::Builder::new()
+            .name("listener-watch".to_owned())
+            .spawn(move || watch_listener(&identity, &lifecycle))
+            .map_err(|error| format!("spawning the listener watch: {error}"))?;
+    }
 
     Ok(Server {
         addr,
@@ -167,6 +182,57 @@ impl ShutdownHandle {
     }
 }
 
+/// Which socket the listener is: its descriptor number and inode, read
+/// through Linux's `/proc/self/fd` (`None` where that does not exist).
+struct ListenerIdentity {
+    path: PathBuf,
+    inode: u64,
+}
+
+impl ListenerIdentity {
+    fn of(listener: &TcpListener) -> Option<ListenerIdentity> {
+        let path = PathBuf::from(format!("/proc/self/fd/{}", listener.as_raw_fd()));
+        let inode = fs::metadata(&path).ok()?.ino();
+        Some(ListenerIdentity { path, inode })
+    }
+
+    /// Whether that descriptor still refers to the same socket.
+    fn is_open(&self) -> bool {
+        fs::metadata(&self.path).is_ok_and(|metadata| metadata.ino() == self.inode)
+    }
+}
+
+/// Shuts the server down, as failed, if tiny_http lets go of the listening
+/// socket.
+///
+/// tiny_http's accept thread can die in two ways. An `accept()` error ends
+/// its loop and reaches a worker's `recv()` (see `work`). But a panic inside
+/// the loop, such as its `unwrap()` of the socket clone it makes for every
+/// connection when the process is out of file descriptors, ends the thread
+/// silently: `recv()` then blocks forever on a server that can never accept
+/// again. Either way the thread drops the listener, which closes its
+/// descriptor, and that is what this watch looks for, twice a second.
+fn watch_listener(identity: &ListenerIdentity, lifecycle: &Arc<Lifecycle>) {
+    while !lifecycle.stopping.load(Ordering::SeqCst) {
+        thread::sleep(Duration::from_millis(500));
+        if !identity.is_open() && !lifecycle.stopping.load(Ordering::SeqCst) {
+            eprintln!("accept loop failed: tiny_http closed the listening socket; shutting down");
+            fail(lifecycle);
+            return;
+        }
+    }
+}
+
+/// Shuts down and marks the shutdown as a failure, so the process exits
+/// non-zero and a supervisor restarts it.
+fn fail(lifecycle: &Arc<Lifecycle>) {
+    lifecycle.accept_failed.store(true, Ordering::SeqCst);
+    ShutdownHandle {
+        lifecycle: Arc::clone(lifecycle),
+    }
+    .shutdown();
+}
+
 /// A worker's life: take the next request, answer it, until shutdown.
 fn work(lifecycle: &Arc<Lifecycle>, ctx: &mut Ctx, handler: Handler) {
     while !lifecycle.stopping.load(Ordering::SeqCst) {
@@ -181,11 +247,7 @@ fn work(lifecycle: &Arc<Lifecycle>, ctx: &mut Ctx, handler: Handler) {
                 // supervisor restart it, rather than stay up deaf.
                 if !lifecycle.stopping.load(Ordering::SeqCst) {
                     eprintln!("accept loop failed: {error}; shutting down");
-                    lifecycle.accept_failed.store(true, Ordering::SeqCst);
-                    ShutdownHandle {
-                        lifecycle: Arc::clone(lifecycle),
-                    }
-                    .shutdown();
+                    fail(lifecycle);
                 }
                 return;
             }
@@ -231,15 +293,28 @@ fn log_request(request: &Request, status: u16, started: Instant) {
     );
 }
 
-/// Writes the response with tiny_http. A client that has gone away is not
-/// an error worth logging.
+/// Writes the response and asks the client to close the connection.
+///
+/// Why every response says `Connection: close`: tiny_http gives each
+/// connection its own thread from a pool for as long as the connection
+/// lives, and that pool queues a new connection instead of starting a thread
+/// whenever it believes a thread is idle. It counts threads that were woken
+/// but have not run yet as idle, so in a burst of new connections some are
+/// queued behind kept-alive ones and wait, unanswered, until another
+/// connection closes, which for an idle browser or connection pool can be
+/// never. Closing after every response releases each connection thread as
+/// soon as the client has read its answer, so a queued connection waits
+/// microseconds, not forever. The cost is one TCP handshake per request
+/// (measured in the README).
+///
+/// tiny_http's own `respond` cannot say this (it drops a `Connection` header
+/// set on a response), so the bytes come from [`http::encode`] and go out
+/// through `into_writer`, which still orders them after any earlier
+/// response on the same connection. A client that has gone away is not
+/// worth logging.
 fn send(request: Request, response: Response) {
-    let mut reply = tiny_http::Response::from_data(response.body).with_status_code(response.status);
-    for (name, value) in response.headers {
-        match Header::from_bytes(name.as_bytes(), value.as_bytes()) {
-            Ok(header) => reply.add_header(header),
-            Err(()) => eprintln!("dropping invalid response header {name}"),
-        }
-    }
-    let _ = request.respond(reply);
+    let head_only = *request.method() == Method::Head;
+    let bytes = http::encode(&response, head_only, time::unix_now());
+    let mut writer = request.into_writer();
+    let _ = writer.write_all(&bytes).and_then(|()| writer.flush());
 }

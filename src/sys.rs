@@ -1,5 +1,6 @@
 //! The two operating-system settings std does not expose: `TCP_NODELAY` on a
-//! listening socket. This is the crate's only `unsafe` code.
+//! listening socket, and the open-files limit. This is the crate's only
+//! `unsafe` code.
 
 use std::io;
 use std::net::TcpListener;
@@ -30,4 +31,31 @@ pub fn set_nodelay(listener: &TcpListener) -> io::Result<()> {
     } else {
         Err(io::Error::last_os_error())
     }
+}
+
+/// Raises this process's soft limit on open files to its hard limit, as
+/// common servers do, and returns the new limit.
+///
+/// Every connection holds a descriptor (and tiny_http a thread), and the
+/// usual soft limit of 1024 would make a connection flood hit the kernel's
+/// limit early. Running out still ends in a logged non-zero exit (see
+/// `server::work`), never in a server that is up but cannot accept.
+pub fn raise_open_files_limit() -> io::Result<u64> {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes into the struct we own and pass by pointer.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &raw mut limit) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    if limit.rlim_cur < limit.rlim_max {
+        limit.rlim_cur = limit.rlim_max;
+        // SAFETY: setrlimit reads the struct we own; raising the soft limit
+        // up to the hard limit needs no privilege.
+        if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &raw const limit) } != 0 {
+            return Err(io::Error::last_os_error());
+        }
+    }
+    Ok(limit.rlim_cur)
 }

@@ -1,6 +1,8 @@
 //! The real `taskapi` binary as a child process: start-up, configuration
 //! errors, signals, the access log, and the generated secret.
 
+use std::net::TcpStream;
+use std::os::unix::process::CommandExt;
 use std::time::Duration;
 
 use serde_json::json;
@@ -139,4 +141,52 @@ fn the_access_log_has_one_line_per_request_and_no_secrets() {
         assert!(!line.contains("query-secret-2"), "{line}");
         assert!(!line.contains(&token), "{line}");
     }
+}
+
+#[test]
+fn running_out_of_file_descriptors_ends_in_a_logged_non_zero_exit() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("t.db");
+    let mut command = binary_command(&["--addr", "127.0.0.1:0", "--workers", "2"], &[]);
+    command.arg("--db").arg(&db);
+    // A hard limit of 64 open files, which the server cannot raise.
+    // SAFETY: between fork and exec this only calls setrlimit, which is
+    // async-signal-safe, on a struct on the stack.
+    unsafe {
+        command.pre_exec(|| {
+            let limit = libc::rlimit {
+                rlim_cur: 64,
+                rlim_max: 64,
+            };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &raw const limit) == 0 {
+                Ok(())
+            } else {
+                Err(std::io::Error::last_os_error())
+            }
+        });
+    }
+    let mut server = Binary::spawn(command);
+    let addr = server.base.trim_start_matches("http://").to_owned();
+
+    // Idle connections, each holding a descriptor, until accept() fails.
+    let mut held = Vec::new();
+    for _ in 0..200 {
+        match TcpStream::connect(&addr) {
+            Ok(stream) => held.push(stream),
+            Err(_) => break,
+        }
+        if server.child.try_wait().unwrap().is_some() {
+            break;
+        }
+    }
+    let code = server.wait_for_exit(Duration::from_secs(10));
+    assert!(
+        matches!(code, Some(code) if code != 0),
+        "exit code {code:?}"
+    );
+    let log: Vec<String> = server.stderr.try_iter().collect();
+    assert!(
+        log.iter().any(|line| line.contains("accept loop failed")),
+        "{log:?}"
+    );
 }

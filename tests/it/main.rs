@@ -3,6 +3,7 @@
 
 mod auth;
 mod binary;
+mod connections;
 mod errors;
 mod server;
 mod support;

@@ -289,6 +289,11 @@ impl Binary {
     pub fn start(db: &std::path::Path, args: &[&str], env: &[(&str, &str)]) -> Binary {
         let mut command = binary_command(args, env);
         command.arg("--db").arg(db).args(["--addr", "127.0.0.1:0"]);
+        Binary::spawn(command)
+    }
+
+    /// Starts a prepared `binary_command` and waits for its listening line.
+    pub fn spawn(mut command: Command) -> Binary {
         let mut child = command.spawn().expect("start taskapi");
         let stderr = child.stderr.take().expect("piped stderr");
         let (first_line, lines) = read_lines(stderr);
