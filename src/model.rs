@@ -1,9 +1,11 @@
-//! The domain types that cross between `api` and `store`: what a user and a
-//! task are, and the validated inputs that change them.
+//! The domain types that cross between `api` and `store`: what users, tasks
+//! and projects are, the validated inputs that change them, and the list
+//! queries that read them.
 //!
 //! The output types serialise to exactly the JSON the API documents. The
-//! input types (`NewTask`, `TaskPatch`) are only built by `api::tasks` after
-//! validation, so the store can trust every field it receives.
+//! input types (`NewTask`, `TaskPatch`, `NewProject`, `ProjectPatch`,
+//! `ListQuery`) are only built by `api` after validation, so the store can
+//! trust every field it receives.
 
 use serde::Serialize;
 
@@ -21,6 +23,7 @@ pub struct User {
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct Task {
     pub id: i64,
+    pub project_id: Option<i64>,
     pub title: String,
     pub description: Option<String>,
     pub due_date: Option<String>,
@@ -33,6 +36,7 @@ pub struct Task {
 /// Every writable field of a task: the body of `POST /tasks` and `PUT`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewTask {
+    pub project_id: Option<i64>,
     pub title: String,
     pub description: Option<String>,
     pub due_date: Option<String>,
@@ -44,6 +48,7 @@ pub struct NewTask {
 /// fields `Some(None)` clears it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TaskPatch {
+    pub project_id: Option<Option<i64>>,
     pub title: Option<String>,
     pub description: Option<Option<String>>,
     pub due_date: Option<Option<String>>,
@@ -56,4 +61,80 @@ impl TaskPatch {
     pub fn is_empty(&self) -> bool {
         *self == TaskPatch::default()
     }
+}
+
+/// A project, as the API shows it.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Project {
+    pub id: i64,
+    pub name: String,
+    pub description: Option<String>,
+    /// How many tasks the project holds.
+    pub task_count: i64,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+/// Every writable field of a project: the body of `POST /projects` and `PUT`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewProject {
+    pub name: String,
+    pub description: Option<String>,
+}
+
+/// A JSON Merge Patch of a project (see [`TaskPatch`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ProjectPatch {
+    pub name: Option<String>,
+    pub description: Option<Option<String>>,
+}
+
+/// A page of a list: which rows, in which order, under which filters.
+/// `F` is the filter type of the resource (`TaskFilter`; `()` for none).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListQuery<F> {
+    pub filter: F,
+    /// Sort keys in order of precedence; the store appends `id` as the final
+    /// tie-breaker so that pages never overlap or skip rows.
+    pub sort: Vec<SortKey>,
+    pub limit: u32,
+    pub offset: u64,
+}
+
+/// One sort key: a field name from the resource's allowed list, and a
+/// direction.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SortKey {
+    pub field: &'static str,
+    pub descending: bool,
+}
+
+/// The filters of a task list; `None` means "don't filter on this".
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TaskFilter {
+    pub completed: Option<bool>,
+    /// `Some(None)` selects tasks in no project.
+    pub project_id: Option<Option<i64>>,
+    /// Inclusive bounds on the due date; undated tasks never match.
+    pub due_before: Option<String>,
+    pub due_after: Option<String>,
+    /// `Some(true)`: due before today (UTC) and not completed;
+    /// `Some(false)`: every other task.
+    pub overdue: Option<bool>,
+    /// A case-insensitive substring of the title or description.
+    pub text: Option<String>,
+}
+
+/// The filters of a project list.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ProjectFilter {
+    /// A case-insensitive substring of the name or description.
+    pub text: Option<String>,
+}
+
+/// One page of a list and the number of rows on all pages.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub total: u64,
 }

@@ -12,7 +12,7 @@
 
 use tiny_http::{Method, Request};
 
-use crate::api::{ApiResult, Ctx, auth, health, tasks};
+use crate::api::{ApiResult, Ctx, auth, health, projects, tasks};
 use crate::error::ApiError;
 use crate::http;
 
@@ -73,6 +73,15 @@ pub static ROUTES: &[Route] = &[
     route(Put, "/tasks/{id}", WithId(tasks::replace)),
     route(Patch, "/tasks/{id}", WithId(tasks::patch)),
     route(Delete, "/tasks/{id}", WithId(tasks::delete)),
+    // Projects, and the tasks in one.
+    route(Post, "/projects", Plain(projects::create)),
+    route(Get, "/projects", Plain(projects::list)),
+    route(Get, "/projects/{id}", WithId(projects::get)),
+    route(Put, "/projects/{id}", WithId(projects::replace)),
+    route(Patch, "/projects/{id}", WithId(projects::patch)),
+    route(Delete, "/projects/{id}", WithId(projects::delete)),
+    route(Post, "/projects/{id}/tasks", WithId(projects::create_task)),
+    route(Get, "/projects/{id}/tasks", WithId(projects::list_tasks)),
 ];
 
 /// Finds the route for `request` and runs its handler.

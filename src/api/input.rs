@@ -81,6 +81,41 @@ impl Input {
         }
     }
 
+    /// A required-if-present, non-blank string of at most `max` characters
+    /// (a title, a name). `None` when absent or bad; `null` is an error.
+    pub fn name(&mut self, field: &str, max: usize) -> Option<String> {
+        match self.string(field) {
+            Field::Value(text) => {
+                if text.trim().is_empty() {
+                    self.error(field, "must not be blank");
+                } else if text.chars().count() > max {
+                    self.error(field, format!("must be at most {max} characters"));
+                }
+                Some(text)
+            }
+            Field::Null => {
+                self.error(field, "must not be null");
+                None
+            }
+            Field::Absent | Field::Invalid => None,
+        }
+    }
+
+    /// A string of at most `max` characters, or `null`: `Some(None)` for
+    /// `null`, `None` when absent or bad.
+    pub fn nullable_text(&mut self, field: &str, max: usize) -> Option<Option<String>> {
+        match self.string(field) {
+            Field::Value(text) => {
+                if text.chars().count() > max {
+                    self.error(field, format!("must be at most {max} characters"));
+                }
+                Some(Some(text))
+            }
+            Field::Null => Some(None),
+            Field::Absent | Field::Invalid => None,
+        }
+    }
+
     fn wrong_type<T>(&mut self, field: &str, message: &str) -> Field<T> {
         self.error(field, message);
         Field::Invalid

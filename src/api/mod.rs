@@ -8,6 +8,8 @@
 pub mod auth;
 pub mod health;
 mod input;
+pub mod list;
+pub mod projects;
 pub mod tasks;
 
 use std::sync::Arc;

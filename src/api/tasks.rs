@@ -1,5 +1,6 @@
 //! Tasks: `/tasks` and `/tasks/{id}`. Every route needs a bearer token, and a
-//! user only ever sees their own tasks: another user's task is a 404.
+//! user only ever sees their own tasks: another user's task is a 404, and so
+//! is another user's project named in `project_id`.
 //!
 //! `PUT` replaces every writable field (an omitted optional field returns to
 //! its default); `PATCH` is a JSON Merge Patch (RFC 7396): only the fields
@@ -8,18 +9,20 @@
 use tiny_http::Request;
 
 use super::input::{Field, Input};
+use super::list::Query;
 use super::{ApiResult, Ctx};
 use crate::error::ApiError;
 use crate::http::{self, Response};
-use crate::model::{NewTask, TaskPatch};
-use crate::store;
+use crate::model::{ListQuery, NewTask, SortKey, TaskFilter, TaskPatch};
+use crate::store::{self, StoreError};
 use crate::time;
 
-const TITLE_MAX_CHARS: usize = 200;
-const DESCRIPTION_MAX_CHARS: usize = 10_000;
+pub(super) const TITLE_MAX_CHARS: usize = 200;
+pub(super) const DESCRIPTION_MAX_CHARS: usize = 10_000;
 
 /// The writable fields; `is_completed` is an input alias of `completed`.
 const WRITABLE: &[&str] = &[
+    "project_id",
     "title",
     "description",
     "due_date",
@@ -32,26 +35,84 @@ const WRITABLE: &[&str] = &[
 /// sent straight back with PUT.
 const READ_ONLY: &[&str] = &["id", "created_at", "updated_at"];
 
+/// The filters of a task list, besides `limit`, `offset` and `sort`.
+pub const FILTERS: &[&str] = &[
+    "completed",
+    "project_id",
+    "due_before",
+    "due_after",
+    "overdue",
+    "q",
+];
+
 /// `POST /tasks`: create a task. 201 with `Location: /tasks/{id}`.
 pub fn create(ctx: &mut Ctx, request: &mut Request) -> ApiResult {
     let user = ctx.authenticate(request)?;
     let task = read_new_task(request)?;
-    let task = store::tasks::create(&ctx.db, user.id, &task)?;
+    insert(ctx, user.id, &task)
+}
+
+/// Stores a new task and answers 201; shared with `POST /projects/{id}/tasks`.
+pub fn insert(ctx: &mut Ctx, owner_id: i64, task: &NewTask) -> ApiResult {
+    let task = store::tasks::create(&ctx.db, owner_id, task)
+        .map_err(project_not_found(task.project_id))?;
     Ok(Response::created(format!("/tasks/{}", task.id), &task))
 }
 
-/// `GET /tasks`: the caller's tasks, ordered by id.
+/// `GET /tasks`: a page of the caller's tasks, ordered by id unless `sort`
+/// says otherwise.
 pub fn list(ctx: &mut Ctx, request: &mut Request) -> ApiResult {
     let user = ctx.authenticate(request)?;
-    // No query parameters are defined yet; a typo such as `?completd=true`
-    // must not silently return an unfiltered list.
-    if let Some((name, _)) = http::query_pairs(request.url())?.first() {
-        return Err(ApiError::BadRequest(format!(
-            "unknown query parameter {name:?}"
-        )));
-    }
-    let tasks = store::tasks::list(&ctx.db, user.id)?;
-    Ok(Response::json(200, &tasks))
+    let query = Query::parse(request, FILTERS)?;
+    let default_sort = vec![SortKey {
+        field: "id",
+        descending: false,
+    }];
+    respond_with_page(ctx, user.id, &query, read_filter(&query)?, default_sort)
+}
+
+/// Runs a task list query and answers with the page; shared with
+/// `GET /projects/{id}/tasks`.
+pub fn respond_with_page(
+    ctx: &Ctx,
+    owner_id: i64,
+    query: &Query,
+    filter: TaskFilter,
+    default_sort: Vec<SortKey>,
+) -> ApiResult {
+    let page = query.page()?;
+    let list_query = ListQuery {
+        filter,
+        sort: query.sort(store::tasks::SORT_FIELDS, default_sort)?,
+        limit: page.0,
+        offset: page.1,
+    };
+    let tasks = store::tasks::list(&ctx.db, owner_id, &list_query)?;
+    Ok(query.respond(&tasks, page))
+}
+
+/// The task filters of a list query.
+pub fn read_filter(query: &Query) -> Result<TaskFilter, ApiError> {
+    let project_id = match query.get("project_id") {
+        None => None,
+        Some("none") => Some(None),
+        Some(text) => match text.parse::<i64>() {
+            Ok(id) if id > 0 && text.bytes().all(|byte| byte.is_ascii_digit()) => Some(Some(id)),
+            _ => {
+                return Err(ApiError::BadRequest(format!(
+                    "query parameter project_id must be a project id or none, not {text:?}"
+                )));
+            }
+        },
+    };
+    Ok(TaskFilter {
+        completed: query.boolean("completed")?,
+        project_id,
+        due_before: query.date("due_before")?,
+        due_after: query.date("due_after")?,
+        overdue: query.boolean("overdue")?,
+        text: query.text("q")?,
+    })
 }
 
 /// `GET /tasks/{id}`.
@@ -65,7 +126,8 @@ pub fn get(ctx: &mut Ctx, request: &mut Request, id: i64) -> ApiResult {
 pub fn replace(ctx: &mut Ctx, request: &mut Request, id: i64) -> ApiResult {
     let user = ctx.authenticate(request)?;
     let task = read_new_task(request)?;
-    let task = store::tasks::replace(&ctx.db, user.id, id, &task)?
+    let task = store::tasks::replace(&ctx.db, user.id, id, &task)
+        .map_err(project_not_found(task.project_id))?
         .ok_or(ApiError::not_found("task", id))?;
     Ok(Response::json(200, &task))
 }
@@ -74,7 +136,8 @@ pub fn replace(ctx: &mut Ctx, request: &mut Request, id: i64) -> ApiResult {
 pub fn patch(ctx: &mut Ctx, request: &mut Request, id: i64) -> ApiResult {
     let user = ctx.authenticate(request)?;
     let patch = read_patch(request)?;
-    let task = store::tasks::patch(&ctx.db, user.id, id, &patch)?
+    let task = store::tasks::patch(&ctx.db, user.id, id, &patch)
+        .map_err(project_not_found(patch.project_id.flatten()))?
         .ok_or(ApiError::not_found("task", id))?;
     Ok(Response::json(200, &task))
 }
@@ -88,14 +151,26 @@ pub fn delete(ctx: &mut Ctx, request: &mut Request, id: i64) -> ApiResult {
     Ok(Response::no_content())
 }
 
+/// A refused project reference is a 404 naming the project, exactly as if
+/// the client had asked for that project directly.
+fn project_not_found(project_id: Option<i64>) -> impl FnOnce(StoreError) -> ApiError {
+    move |error| match (error, project_id) {
+        (StoreError::NotFound("project"), Some(project_id)) => {
+            ApiError::not_found("project", project_id)
+        }
+        (error, _) => error.into(),
+    }
+}
+
 /// A full task body (POST, PUT): `title` required, the rest defaulted.
-fn read_new_task(request: &mut Request) -> Result<NewTask, ApiError> {
+pub fn read_new_task(request: &mut Request) -> Result<NewTask, ApiError> {
     let mut input = Input::new(http::read_json_object(request)?, WRITABLE, READ_ONLY);
     let fields = read_fields(&mut input);
     if fields.title.is_none() && !input.has_error("title") {
         input.error("title", "is required");
     }
     input.finish(NewTask {
+        project_id: fields.project_id.flatten(),
         title: fields.title.unwrap_or_default(),
         description: fields.description.flatten(),
         due_date: fields.due_date.flatten(),
@@ -114,33 +189,20 @@ fn read_patch(request: &mut Request) -> Result<TaskPatch, ApiError> {
 /// Reads and validates the writable fields that are present, as a patch;
 /// problems are recorded in `input`.
 fn read_fields(input: &mut Input) -> TaskPatch {
-    let title = match input.string("title") {
-        Field::Value(title) => {
-            if title.trim().is_empty() {
-                input.error("title", "must not be blank");
-            } else if title.chars().count() > TITLE_MAX_CHARS {
-                input.error("title", "must be at most 200 characters");
-            }
-            Some(title)
-        }
-        Field::Null => {
-            input.error("title", "must not be null");
+    let project_id = match input.integer("project_id") {
+        Field::Value(id) if id > 0 => Some(Some(id)),
+        Field::Value(_) => {
+            input.error(
+                "project_id",
+                "must be a project id (a positive whole number) or null",
+            );
             None
-        }
-        Field::Absent | Field::Invalid => None,
-    };
-
-    let description = match input.string("description") {
-        Field::Value(text) => {
-            if text.chars().count() > DESCRIPTION_MAX_CHARS {
-                input.error("description", "must be at most 10000 characters");
-            }
-            Some(Some(text))
         }
         Field::Null => Some(None),
         Field::Absent | Field::Invalid => None,
     };
-
+    let title = input.name("title", TITLE_MAX_CHARS);
+    let description = input.nullable_text("description", DESCRIPTION_MAX_CHARS);
     let due_date = match input.string("due_date") {
         Field::Value(date) => {
             if !time::is_valid_date(&date) {
@@ -179,6 +241,7 @@ fn read_fields(input: &mut Input) -> TaskPatch {
     };
 
     TaskPatch {
+        project_id,
         title,
         description,
         due_date,

@@ -14,7 +14,10 @@ use super::StoreError;
 
 /// Every migration in order; the database's `user_version` is the number of
 /// entries already applied.
-const MIGRATIONS: &[&str] = &[include_str!("../../schema.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("../../schema.sql"),
+    include_str!("../../migrations/0002-projects.sql"),
+];
 
 /// Applies the migrations the database has not seen yet.
 pub fn run(conn: &mut Connection) -> Result<(), StoreError> {

@@ -7,7 +7,9 @@
 //! readers run beside one writer, so workers never share a connection and no
 //! lock in our code guards the database.
 
+mod list;
 mod migrate;
+pub mod projects;
 pub mod settings;
 pub mod tasks;
 pub mod users;
@@ -57,6 +59,9 @@ pub struct Db {
 pub enum StoreError {
     /// A uniqueness rule was broken; names what was duplicated (`"username"`).
     Conflict(&'static str),
+    /// A row the write refers to does not exist for this owner; names what
+    /// (`"project"`).
+    NotFound(&'static str),
     /// Anything else: I/O, corruption, a lock held too long, a bug in SQL.
     Database(String),
 }
@@ -65,6 +70,7 @@ impl fmt::Display for StoreError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             StoreError::Conflict(what) => write!(f, "duplicate {what}"),
+            StoreError::NotFound(what) => write!(f, "no such {what}"),
             StoreError::Database(message) => f.write_str(message),
         }
     }
@@ -135,6 +141,15 @@ impl Db {
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?)
     }
+}
+
+/// Whether an error is a FOREIGN KEY constraint violation.
+fn is_foreign_key_violation(error: &rusqlite::Error) -> bool {
+    matches!(
+        error,
+        rusqlite::Error::SqliteFailure(failure, _)
+            if failure.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_FOREIGNKEY
+    )
 }
 
 /// Whether an error is a UNIQUE constraint violation.

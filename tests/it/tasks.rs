@@ -58,6 +58,7 @@ fn creating_a_task_with_every_field_returns_each_of_them() {
     assert_eq!(
         without_server_fields(&reply.body),
         json!({
+            "project_id": null,
             "title": "File taxes",
             "description": "Form 1040 and the receipts",
             "due_date": "2026-04-15",
@@ -853,10 +854,11 @@ fn concurrent_creates_by_one_user_all_succeed_with_distinct_ids() {
         .collect();
     assert_eq!(created_ids.len(), THREADS * PER_THREAD);
 
-    let listed = app.get("/tasks").bearer(&ann.token).send();
+    let listed = app.get("/tasks?limit=500").bearer(&ann.token).send();
     assert_eq!(listed.status, 200, "{}", listed.text);
     let tasks = listed.body.as_array().expect("a JSON array");
     assert_eq!(tasks.len(), THREADS * PER_THREAD);
+    assert_eq!(listed.header("X-Total-Count"), Some("400"));
     let listed_ids: HashSet<i64> = tasks
         .iter()
         .map(|task| task["id"].as_i64().expect("an integer id"))
@@ -928,6 +930,7 @@ fn assert_task_shape(task: &Value) {
             "due_date",
             "id",
             "priority",
+            "project_id",
             "title",
             "updated_at"
         ],

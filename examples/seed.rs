@@ -1,0 +1,102 @@
+//! Fills a database with realistic data for benchmarks: a user `bench`
+//! (password `password-bench`) owning `--tasks` tasks spread over
+//! `--projects` projects, plus `--users - 1` other users.
+//!
+//! ```sh
+//! cargo run --release --example seed -- --db /tmp/bench.db --tasks 100000 --projects 100
+//! ```
+//!
+//! This is benchmark tooling, not part of the server: it writes rows with
+//! SQL directly, in one transaction, because going through the API would
+//! take minutes. The schema comes from the server's own migrations.
+
+use std::path::PathBuf;
+
+use rusqlite::{Connection, params};
+use taskapi::auth::Passwords;
+use taskapi::store::Db;
+
+fn main() {
+    let mut db_path = PathBuf::from("bench.db");
+    let (mut users, mut tasks, mut projects) = (1i64, 100_000i64, 100i64);
+    let mut args = std::env::args().skip(1);
+    while let Some(flag) = args.next() {
+        let value = args
+            .next()
+            .unwrap_or_else(|| panic!("{flag} needs a value"));
+        let number = || {
+            value
+                .parse::<i64>()
+                .unwrap_or_else(|_| panic!("{flag}: not a number"))
+        };
+        match flag.as_str() {
+            "--db" => db_path = PathBuf::from(&value),
+            "--users" => users = number().max(1),
+            "--tasks" => tasks = number(),
+            "--projects" => projects = number(),
+            _ => panic!("unknown flag {flag}"),
+        }
+    }
+
+    Db::open(&db_path)
+        .and_then(|mut db| db.migrate())
+        .expect("create the schema");
+    let mut conn = Connection::open(&db_path).expect("open the database");
+    let tx = conn.transaction().expect("begin");
+    let now = taskapi::time::now_rfc3339();
+    // Every seeded user shares one hash: hashing is the slow part.
+    let hash = Passwords::new(1).hash("password-bench").expect("hash");
+
+    for user in 1..=users {
+        let name = if user == 1 {
+            "bench".to_owned()
+        } else {
+            format!("user{user}")
+        };
+        tx.execute(
+            "INSERT INTO user (id, username, password_hash, created_at) VALUES (?1, ?2, ?3, ?4)",
+            params![user, name, hash, now],
+        )
+        .expect("insert a user");
+    }
+    for project in 1..=projects {
+        tx.execute(
+            "INSERT INTO project (id, owner_id, name, name_key, description, created_at, updated_at)
+             VALUES (?1, 1, ?2, lower(?2), 'seeded project', ?3, ?3)",
+            params![project, format!("Project {project}"), now],
+        )
+        .expect("insert a project");
+    }
+    {
+        let mut insert = tx
+            .prepare(
+                "INSERT INTO task (owner_id, project_id, title, description, due_date, completed,
+                                   priority, created_at, updated_at)
+                 VALUES (1, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)",
+            )
+            .expect("prepare");
+        for n in 0..tasks {
+            // One task in ten has no project and one in five no due date;
+            // three in ten are done; priorities 0-9.
+            let project = (projects > 0 && n % 10 != 0).then(|| n % projects + 1);
+            let due = (n % 5 != 0)
+                .then(|| format!("{}-{:02}-{:02}", 2025 + n % 3, n % 12 + 1, n % 28 + 1));
+            insert
+                .execute(params![
+                    project,
+                    format!("Task {n}: follow up on item {}", n * 7 % 1000),
+                    format!("Seeded task number {n}, with a description of realistic length."),
+                    due,
+                    n % 10 < 3,
+                    n * 31 % 10,
+                    now
+                ])
+                .expect("insert a task");
+        }
+    }
+    tx.commit().expect("commit");
+    eprintln!(
+        "seeded {} with {users} users, {projects} projects and {tasks} tasks for user bench",
+        db_path.display()
+    );
+}

@@ -1,0 +1,183 @@
+//! Projects. As with tasks, the owner is in every `WHERE` clause. Names are
+//! unique per owner regardless of case (the `project_owner_name` index over
+//! `name_key`, the name lowercased here, since SQLite's NOCASE folds only
+//! ASCII), and deleting a project deletes its tasks through the foreign
+//! key's `ON DELETE CASCADE`, in the same statement.
+
+use rusqlite::types::Value as SqlValue;
+use rusqlite::{OptionalExtension, Row, params};
+
+use super::list::{self, Conditions};
+use super::{Db, StoreError, is_unique_violation};
+use crate::model::{ListQuery, NewProject, Page, Project, ProjectFilter, ProjectPatch};
+use crate::time;
+
+/// The fields a project list can be sorted by.
+pub const SORT_FIELDS: &[&str] = &["id", "name", "created_at", "updated_at"];
+
+/// `task_count` is counted on read through the `task_project_priority`
+/// index rather than stored, so it can never drift from the tasks.
+const PROJECT_COLUMNS: &str = "id, name, description, \
+     (SELECT count(*) FROM task WHERE task.project_id = project.id), created_at, updated_at";
+
+fn project_from_row(row: &Row<'_>) -> rusqlite::Result<Project> {
+    Ok(Project {
+        id: row.get(0)?,
+        name: row.get(1)?,
+        description: row.get(2)?,
+        task_count: row.get(3)?,
+        created_at: row.get(4)?,
+        updated_at: row.get(5)?,
+    })
+}
+
+/// What makes two project names "the same": Unicode lowercase.
+fn name_key(name: &str) -> String {
+    name.to_lowercase()
+}
+
+fn name_error(error: rusqlite::Error) -> StoreError {
+    if is_unique_violation(&error) {
+        StoreError::Conflict("project name")
+    } else {
+        error.into()
+    }
+}
+
+/// Creates a project; a name the owner already uses is `Conflict`.
+pub fn create(db: &mut Db, owner_id: i64, project: &NewProject) -> Result<Project, StoreError> {
+    let tx = db.write()?;
+    let now = time::now_rfc3339();
+    let id: i64 = tx
+        .query_row(
+            "INSERT INTO project (owner_id, name, name_key, description, created_at, updated_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?5) RETURNING id",
+            params![
+                owner_id,
+                project.name,
+                name_key(&project.name),
+                project.description,
+                now
+            ],
+            |row| row.get(0),
+        )
+        .map_err(name_error)?;
+    let created = read(&tx, owner_id, id)?.ok_or(StoreError::NotFound("project"))?;
+    tx.commit()?;
+    Ok(created)
+}
+
+/// One page of the owner's projects.
+pub fn list(
+    db: &Db,
+    owner_id: i64,
+    query: &ListQuery<ProjectFilter>,
+) -> Result<Page<Project>, StoreError> {
+    let mut conditions = Conditions::default();
+    conditions.push("owner_id = ?", [owner_id.into()]);
+    if let Some(text) = &query.filter.text {
+        let pattern: SqlValue = list::contains_pattern(text).into();
+        conditions.push(
+            "(name LIKE ? ESCAPE '\\' OR description LIKE ? ESCAPE '\\')",
+            [pattern.clone(), pattern],
+        );
+    }
+    let order = list::order_by(&query.sort, sort_expression, &[])?;
+    list::page(
+        db,
+        "project",
+        PROJECT_COLUMNS,
+        &conditions,
+        &order,
+        (query.limit, query.offset),
+        project_from_row,
+    )
+}
+
+fn sort_expression(field: &str) -> Option<&'static str> {
+    Some(match field {
+        "id" => "id",
+        "name" => "name_key",
+        "created_at" => "created_at",
+        "updated_at" => "updated_at",
+        _ => return None,
+    })
+}
+
+/// The project `id` if the owner has it.
+pub fn get(db: &Db, owner_id: i64, id: i64) -> Result<Option<Project>, StoreError> {
+    read(&db.conn, owner_id, id)
+}
+
+fn read(
+    conn: &rusqlite::Connection,
+    owner_id: i64,
+    id: i64,
+) -> Result<Option<Project>, StoreError> {
+    let mut statement = conn.prepare_cached(&format!(
+        "SELECT {PROJECT_COLUMNS} FROM project WHERE id = ?1 AND owner_id = ?2"
+    ))?;
+    Ok(statement
+        .query_row([id, owner_id], project_from_row)
+        .optional()?)
+}
+
+/// Replaces the name and description of the owner's project `id` (`PUT`).
+pub fn replace(
+    db: &mut Db,
+    owner_id: i64,
+    id: i64,
+    project: &NewProject,
+) -> Result<Option<Project>, StoreError> {
+    let patch = ProjectPatch {
+        name: Some(project.name.clone()),
+        description: Some(project.description.clone()),
+    };
+    patch_project(db, owner_id, id, &patch)
+}
+
+/// Changes the fields present in `patch` (`PATCH`).
+pub fn patch_project(
+    db: &mut Db,
+    owner_id: i64,
+    id: i64,
+    patch: &ProjectPatch,
+) -> Result<Option<Project>, StoreError> {
+    let tx = db.write()?;
+    // `COALESCE(?, name)` keeps the name when the patch has none; the
+    // description needs an explicit flag, since null is a value it can take.
+    let changed = tx
+        .execute(
+            "UPDATE project
+             SET name = COALESCE(?3, name),
+                 name_key = COALESCE(?4, name_key),
+                 description = CASE WHEN ?5 THEN ?6 ELSE description END,
+                 updated_at = ?7
+             WHERE id = ?1 AND owner_id = ?2",
+            params![
+                id,
+                owner_id,
+                patch.name,
+                patch.name.as_deref().map(name_key),
+                patch.description.is_some(),
+                patch.description.clone().flatten(),
+                time::now_rfc3339()
+            ],
+        )
+        .map_err(name_error)?;
+    if changed == 0 {
+        return Ok(None);
+    }
+    let project = read(&tx, owner_id, id)?;
+    tx.commit()?;
+    Ok(project)
+}
+
+/// Deletes the owner's project `id` and, by cascade, its tasks; `false` if
+/// they have no such project.
+pub fn delete(db: &Db, owner_id: i64, id: i64) -> Result<bool, StoreError> {
+    let mut statement = db
+        .conn
+        .prepare_cached("DELETE FROM project WHERE id = ?1 AND owner_id = ?2")?;
+    Ok(statement.execute([id, owner_id])? == 1)
+}
