@@ -1,7 +1,8 @@
-//! Credentials: argon2id password hashes and HS256 access tokens.
+//! Credentials: argon2id password hashes, HS256 access tokens, and API keys.
 //!
 //! Nothing here knows about HTTP; `api` reads the `Authorization` header and
-//! asks [`Tokens::verify`] who the caller is.
+//! asks [`Tokens::verify`] (or the store, for an API key's hash) who the
+//! caller is.
 
 use std::collections::HashSet;
 use std::sync::{Condvar, Mutex, OnceLock, PoisonError};
@@ -9,9 +10,8 @@ use std::sync::{Condvar, Mutex, OnceLock, PoisonError};
 use argon2::Argon2;
 use argon2::password_hash::phc::PasswordHash;
 use argon2::password_hash::{PasswordHasher, PasswordVerifier};
-use jwt_simple::prelude::{
-    Claims, Duration, HS256Key, MACLike, NoCustomClaims, VerificationOptions,
-};
+use jwt_simple::prelude::{Claims, Duration, HS256Key, MACLike, VerificationOptions};
+use serde::{Deserialize, Serialize};
 
 /// The `iss` and `aud` of every token: a token minted for another service
 /// that happens to share the key is still refused.
@@ -128,7 +128,7 @@ impl Passwords {
 }
 
 /// Issues and verifies access tokens: JWT, HS256, with `sub` (the user id),
-/// `iat`, `exp`, `iss` and `aud`.
+/// `iat`, `exp`, `iss`, `aud` and `gen`, the user's token generation.
 pub struct Tokens {
     key: HS256Key,
     ttl_seconds: u64,
@@ -161,9 +161,9 @@ impl Tokens {
         self.ttl_seconds
     }
 
-    /// A signed token for `user_id`.
-    pub fn issue(&self, user_id: i64) -> Result<String, String> {
-        let claims = Claims::create(Duration::from_secs(self.ttl_seconds))
+    /// A signed token for `user_id` in token generation `generation`.
+    pub fn issue(&self, user_id: i64, generation: i64) -> Result<String, String> {
+        let claims = Claims::with_custom_claims(SessionClaims { generation }, Duration::from_secs(self.ttl_seconds))
             .with_issuer(ISSUER)
             .with_audience(AUDIENCE)
             .with_subject(user_id.to_string());
@@ -172,23 +172,75 @@ impl Tokens {
             .map_err(|error| format!("signing a token: {error}"))
     }
 
-    /// The user id a valid token names, or `None` for any invalid token.
+    /// The user id and token generation a valid token names, or `None` for
+    /// any invalid token. The caller compares the generation with the
+    /// user's current one.
     ///
     /// jwt-simple checks the signature (and that `alg` is HS256, so `none`
     /// and other algorithms fail), `iss`, `aud`, `iat` and an `exp` that is
     /// present. It accepts a token *without* `exp`, so that is checked here:
     /// a token that never expires is not one we issued.
-    pub fn verify(&self, token: &str) -> Option<i64> {
+    pub fn verify(&self, token: &str) -> Option<(i64, i64)> {
         if token.len() > MAX_TOKEN_BYTES {
             return None;
         }
         let claims = self
             .key
-            .verify_token::<NoCustomClaims>(token, Some(self.options.clone()))
+            .verify_token::<SessionClaims>(token, Some(self.options.clone()))
             .ok()?;
         claims.expires_at?;
-        claims.subject?.parse().ok()
+        let user_id = claims.subject?.parse().ok()?;
+        Some((user_id, claims.custom.generation))
     }
+}
+
+/// Our own claim: the user's token generation when the token was issued.
+///
+/// Changing the password or logging out raises the user's generation, which
+/// invalidates every earlier token at once. A counter rather than a
+/// "tokens valid after" time: `iat` has whole-second precision, so a time
+/// could not tell a token issued just before a password change from one
+/// issued just after it in the same second.
+#[derive(Serialize, Deserialize)]
+struct SessionClaims {
+    /// Absent in tokens issued before generations existed: generation 0.
+    #[serde(rename = "gen", default)]
+    generation: i64,
+}
+
+/// The recognisable start of every API key, so that leaked keys are easy to
+/// spot (and to search for in code).
+pub const API_KEY_PREFIX: &str = "tk_";
+
+/// A newly generated API key: the secret shown once, the prefix kept for
+/// display, and the hash kept for lookup.
+pub struct NewKeySecret {
+    pub key: String,
+    pub prefix: String,
+    pub hash: [u8; 32],
+}
+
+/// Generates an API key: `tk_` and 32 random bytes in hex.
+pub fn generate_api_key() -> Result<NewKeySecret, String> {
+    let mut random = [0u8; 32];
+    getrandom::fill(&mut random).map_err(|error| format!("reading random bytes: {error}"))?;
+    let hex: String = random.iter().map(|byte| format!("{byte:02x}")).collect();
+    let key = format!("{API_KEY_PREFIX}{hex}");
+    Ok(NewKeySecret {
+        prefix: key[..API_KEY_PREFIX.len() + 8].to_owned(),
+        hash: hash_api_key(&key),
+        key,
+    })
+}
+
+/// The SHA-256 of an API key, which is what the database stores.
+///
+/// A fast hash is right here, unlike for passwords: a key carries 256 random
+/// bits, so there is nothing to guess and no dictionary to try, and a fast,
+/// unsalted hash can be looked up by an index on every request in
+/// microseconds. argon2 would cost 30 ms per request and gain nothing.
+pub fn hash_api_key(key: &str) -> [u8; 32] {
+    hmac_sha256::Hash::hash(key.as_bytes())
 }
 
 #[cfg(test)]
@@ -208,8 +260,24 @@ mod tests {
     #[test]
     fn tokens_round_trip_and_reject_other_keys() {
         let tokens = Tokens::new(&[7; 32], 60);
-        let token = tokens.issue(42).unwrap();
-        assert_eq!(tokens.verify(&token), Some(42));
+        let token = tokens.issue(42, 3).unwrap();
+        assert_eq!(tokens.verify(&token), Some((42, 3)));
         assert_eq!(Tokens::new(&[8; 32], 60).verify(&token), None);
+    }
+}
+
+#[cfg(test)]
+mod key_tests {
+    use super::*;
+
+    #[test]
+    fn api_keys_are_random_prefixed_and_hashed() {
+        let first = generate_api_key().unwrap();
+        let second = generate_api_key().unwrap();
+        assert_ne!(first.key, second.key);
+        assert!(first.key.starts_with("tk_") && first.key.len() == 67);
+        assert!(first.key.starts_with(&first.prefix));
+        assert_eq!(first.hash, hash_api_key(&first.key));
+        assert_ne!(first.hash, second.hash);
     }
 }

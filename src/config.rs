@@ -23,6 +23,15 @@ Options (each flag overrides its environment variable):
                               [env TASKAPI_WORKERS, default 4 x CPU cores]
   --token-ttl-minutes N       lifetime of access tokens
                               [env TASKAPI_TOKEN_TTL_MINUTES, default 30]
+  --login-max-failures N      failed password checks allowed per account
+                              within a window before 429
+                              [env TASKAPI_LOGIN_MAX_FAILURES, default 5]
+  --login-max-failures-per-address N
+                              the same, per client address
+                              [env TASKAPI_LOGIN_MAX_FAILURES_PER_ADDRESS,
+                              default 50]
+  --login-window-seconds N    the throttling window
+                              [env TASKAPI_LOGIN_WINDOW_SECONDS, default 900]
   -h, --help                  print this help
   -V, --version               print the version
 
@@ -50,8 +59,12 @@ pub enum Command {
 pub struct Config {
     pub addr: String,
     pub db_path: PathBuf,
-    pub workers: usize,
+    pub workers: u64,
     pub token_ttl_minutes: u64,
+    /// Login throttling: failures per account and per address in a window.
+    pub login_max_failures: u64,
+    pub login_max_failures_per_address: u64,
+    pub login_window_seconds: u64,
     /// `SECRET_KEY`, if set; `None` means "use the key stored in the database".
     pub secret_key: Option<Vec<u8>>,
 }
@@ -66,8 +79,11 @@ impl Config {
         Config {
             addr: "127.0.0.1:8000".to_owned(),
             db_path: PathBuf::from("taskapi.db"),
-            workers: 4 * cpu_count(),
+            workers: 4 * cpu_count() as u64,
             token_ttl_minutes: 30,
+            login_max_failures: 5,
+            login_max_failures_per_address: 50,
+            login_window_seconds: 15 * 60,
             secret_key: None,
         }
     }
@@ -105,11 +121,11 @@ pub fn parse(
     if let Some(path) = env("TASKAPI_DB") {
         config.db_path = PathBuf::from(path);
     }
-    if let Some(value) = env("TASKAPI_WORKERS") {
-        config.workers = parse_workers(&value, "TASKAPI_WORKERS")?;
-    }
-    if let Some(value) = env("TASKAPI_TOKEN_TTL_MINUTES") {
-        config.token_ttl_minutes = parse_ttl(&value, "TASKAPI_TOKEN_TTL_MINUTES")?;
+    for setting in NUMBERS {
+        let name = format!("TASKAPI_{}", setting.flag.to_ascii_uppercase().replace('-', "_"));
+        if let Some(value) = env(&name) {
+            *setting.field(&mut config) = setting.parse(&value, &name)?;
+        }
     }
     if let Some(secret) = env("SECRET_KEY") {
         if secret.is_empty() {
@@ -138,34 +154,83 @@ pub fn parse(
             "-V" | "--version" => return Ok(Command::Version),
             "--addr" => config.addr = value()?,
             "--db" => config.db_path = PathBuf::from(value()?),
-            "--workers" => config.workers = parse_workers(&value()?, "--workers")?,
-            "--token-ttl-minutes" => {
-                config.token_ttl_minutes = parse_ttl(&value()?, "--token-ttl-minutes")?;
+            _ => {
+                let setting = NUMBERS
+                    .iter()
+                    .find(|setting| flag.strip_prefix("--") == Some(setting.flag))
+                    .ok_or_else(|| format!("unknown argument {flag:?} (see --help)"))?;
+                *setting.field(&mut config) = setting.parse(&value()?, &flag)?;
             }
-            _ => return Err(format!("unknown argument {flag:?} (see --help)")),
         }
     }
     Ok(Command::Run(config))
 }
 
-fn parse_workers(value: &str, name: &str) -> Result<usize, String> {
-    match value.parse::<usize>() {
-        Ok(workers @ 1..=1024) => Ok(workers),
-        _ => Err(format!(
-            "{name} must be a whole number from 1 to 1024, not {value:?}"
-        )),
+/// A numeric setting: its flag (without `--`; the environment variable is
+/// `TASKAPI_` and the flag in upper snake case), its range, and its field.
+struct NumberSetting {
+    flag: &'static str,
+    min: u64,
+    max: u64,
+    unit: &'static str,
+    field: fn(&mut Config) -> &mut u64,
+}
+
+impl NumberSetting {
+    fn field<'a>(&self, config: &'a mut Config) -> &'a mut u64 {
+        (self.field)(config)
+    }
+
+    fn parse(&self, value: &str, name: &str) -> Result<u64, String> {
+        match value.parse::<u64>() {
+            Ok(number) if (self.min..=self.max).contains(&number) => Ok(number),
+            _ => Err(format!(
+                "{name} must be a whole number of {} from {} to {}, not {value:?}",
+                self.unit, self.min, self.max
+            )),
+        }
     }
 }
 
-fn parse_ttl(value: &str, name: &str) -> Result<u64, String> {
-    // A year is a generous upper bound that keeps `exp` far from overflow.
-    match value.parse::<u64>() {
-        Ok(minutes @ 1..=525_600) => Ok(minutes),
-        _ => Err(format!(
-            "{name} must be a whole number of minutes from 1 to 525600, not {value:?}"
-        )),
-    }
-}
+/// Every numeric setting. The bounds keep values sane: a year of token
+/// lifetime keeps `exp` far from overflow; 1024 workers is far past useful.
+const NUMBERS: &[NumberSetting] = &[
+    NumberSetting {
+        flag: "workers",
+        min: 1,
+        max: 1024,
+        unit: "threads",
+        field: |config| &mut config.workers,
+    },
+    NumberSetting {
+        flag: "token-ttl-minutes",
+        min: 1,
+        max: 525_600,
+        unit: "minutes",
+        field: |config| &mut config.token_ttl_minutes,
+    },
+    NumberSetting {
+        flag: "login-max-failures",
+        min: 1,
+        max: 1_000_000,
+        unit: "attempts",
+        field: |config| &mut config.login_max_failures,
+    },
+    NumberSetting {
+        flag: "login-max-failures-per-address",
+        min: 1,
+        max: 1_000_000,
+        unit: "attempts",
+        field: |config| &mut config.login_max_failures_per_address,
+    },
+    NumberSetting {
+        flag: "login-window-seconds",
+        min: 1,
+        max: 86_400,
+        unit: "seconds",
+        field: |config| &mut config.login_window_seconds,
+    },
+];
 
 #[cfg(test)]
 mod tests {

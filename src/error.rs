@@ -24,6 +24,9 @@ pub enum ApiError {
     BadRequest(String),
     /// 401: no usable credentials. The body never says which check failed.
     Unauthorized(AuthFailure),
+    /// 403: authenticated, but with a credential that may not do this (an
+    /// API key on a route that needs a password login).
+    Forbidden(String),
     /// 404: no such route, or no such resource *owned by the caller*.
     NotFound(String),
     /// 405: the path exists but not with this method; carries the `Allow` list.
@@ -36,6 +39,8 @@ pub enum ApiError {
     UnsupportedMediaType(String),
     /// 422: well-formed JSON whose fields fail validation; lists every bad field.
     Validation(Vec<FieldError>),
+    /// 429: too many failed password checks; retry after this many seconds.
+    TooManyAttempts { retry_after_seconds: u64 },
     /// 500: a bug or a broken database. The text is logged, never sent.
     Internal(String),
     /// 503: the service cannot work right now (the database does not
@@ -90,12 +95,14 @@ impl ApiError {
         match self {
             ApiError::BadRequest(_) => 400,
             ApiError::Unauthorized(_) => 401,
+            ApiError::Forbidden(_) => 403,
             ApiError::NotFound(_) => 404,
             ApiError::MethodNotAllowed(_) => 405,
             ApiError::Conflict(_) => 409,
             ApiError::PayloadTooLarge { .. } => 413,
             ApiError::UnsupportedMediaType(_) => 415,
             ApiError::Validation(_) => 422,
+            ApiError::TooManyAttempts { .. } => 429,
             ApiError::Internal(_) => 500,
             ApiError::Unavailable(_) => 503,
         }
@@ -109,6 +116,7 @@ impl ApiError {
         let mut errors = None;
         let detail = match self {
             ApiError::BadRequest(detail)
+            | ApiError::Forbidden(detail)
             | ApiError::NotFound(detail)
             | ApiError::Conflict(detail)
             | ApiError::UnsupportedMediaType(detail) => detail,
@@ -129,6 +137,13 @@ impl ApiError {
                 let allow = allowed.join(", ");
                 headers.push(("Allow", allow.clone()));
                 format!("method not allowed here; allowed: {allow}")
+            }
+            ApiError::TooManyAttempts {
+                retry_after_seconds,
+            } => {
+                // RFC 9110 §10.2.3: the delay in seconds.
+                headers.push(("Retry-After", retry_after_seconds.to_string()));
+                format!("too many failed attempts; try again in {retry_after_seconds} seconds")
             }
             ApiError::PayloadTooLarge { limit } => {
                 format!("request body is larger than {limit} bytes")

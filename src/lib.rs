@@ -11,7 +11,8 @@
 //! - [`router`]: the route table; finds the handler for a method and path.
 //! - [`api`]: one function per endpoint: authenticate, validate, call the
 //!   store, respond.
-//! - [`auth`]: argon2id password hashing and JWT access tokens.
+//! - [`auth`]: argon2id password hashing, JWT access tokens, API keys;
+//!   [`throttle`] limits failed password checks.
 //! - [`store`]: all SQL, behind plain functions; [`model`] holds the types it
 //!   shares with `api`.
 //! - [`error`]: [`error::ApiError`], the one place that maps failures to
@@ -34,4 +35,5 @@ pub mod router;
 pub mod server;
 pub mod store;
 pub mod sys;
+pub mod throttle;
 pub mod time;

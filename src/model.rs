@@ -138,3 +138,23 @@ pub struct Page<T> {
     pub items: Vec<T>,
     pub total: u64,
 }
+
+/// An API key as listed: everything but the secret.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct ApiKey {
+    pub id: i64,
+    pub name: String,
+    /// The first characters of the key, to tell keys apart.
+    pub prefix: String,
+    pub created_at: String,
+    pub expires_at: Option<String>,
+    pub last_used_at: Option<String>,
+}
+
+/// A validated request for a new API key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewApiKey {
+    pub name: String,
+    /// Seconds since the epoch, in the future; `None` never expires.
+    pub expires_at: Option<i64>,
+}

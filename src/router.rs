@@ -12,7 +12,7 @@
 
 use tiny_http::{Method, Request};
 
-use crate::api::{ApiResult, Ctx, auth, health, projects, tasks};
+use crate::api::{ApiResult, Ctx, api_keys, auth, health, projects, tasks};
 use crate::error::ApiError;
 use crate::http;
 
@@ -66,6 +66,12 @@ pub static ROUTES: &[Route] = &[
     alias(Post, "/login", Plain(auth::login), "/auth/login"),
     alias(Post, "/auth", Plain(auth::login), "/auth/login"),
     route(Get, "/auth/me", Plain(auth::me)),
+    route(Delete, "/auth/me", Plain(auth::delete_me)),
+    route(Put, "/auth/password", Plain(auth::change_password)),
+    route(Post, "/auth/logout", Plain(auth::logout)),
+    route(Post, "/auth/api-keys", Plain(api_keys::create)),
+    route(Get, "/auth/api-keys", Plain(api_keys::list)),
+    route(Delete, "/auth/api-keys/{id}", WithId(api_keys::delete)),
     // Tasks.
     route(Post, "/tasks", Plain(tasks::create)),
     route(Get, "/tasks", Plain(tasks::list)),

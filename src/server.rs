@@ -35,6 +35,7 @@ use crate::config::{self, Config};
 use crate::error::ApiError;
 use crate::http::{self, Response};
 use crate::store::{self, Db};
+use crate::throttle::{Limits, LoginThrottle};
 use crate::{router, sys, time};
 
 /// The function that answers a request: `router::dispatch` in production;
@@ -81,7 +82,14 @@ pub fn start_with(config: &Config, handler: Handler) -> Result<Server, String> {
     let shared = Arc::new(Shared {
         tokens: Tokens::new(&secret, config.token_ttl_minutes * 60),
         passwords: Passwords::new(config::cpu_count()),
+        throttle: LoginThrottle::new(Limits {
+            per_account: clamp_u32(config.login_max_failures),
+            per_address: clamp_u32(config.login_max_failures_per_address),
+            window: Duration::from_secs(config.login_window_seconds),
+        }),
     });
+    // At most 1024 (see `config`), so this cannot truncate.
+    let worker_count = config.workers as usize;
 
     let listener = TcpListener::bind(&config.addr)
         .map_err(|error| format!("cannot listen on {}: {error}", config.addr))?;
@@ -95,14 +103,14 @@ pub fn start_with(config: &Config, handler: Handler) -> Result<Server, String> {
 
     let lifecycle = Arc::new(Lifecycle {
         http: Arc::new(http),
-        workers: config.workers,
+        workers: worker_count,
         stopping: AtomicBool::new(false),
         accept_failed: AtomicBool::new(false),
     });
     // Open every worker's connection before spawning any thread, so a
     // database problem fails the start instead of one worker.
-    let mut contexts = Vec::with_capacity(config.workers);
-    for _ in 0..config.workers {
+    let mut contexts = Vec::with_capacity(worker_count);
+    for _ in 0..worker_count {
         let db = Db::open(&config.db_path).map_err(|error| error.to_string())?;
         contexts.push(Ctx {
             db,
@@ -180,6 +188,10 @@ impl ShutdownHandle {
             lifecycle.http.unblock();
         }
     }
+}
+
+fn clamp_u32(value: u64) -> u32 {
+    u32::try_from(value).unwrap_or(u32::MAX)
 }
 
 /// Which socket the listener is: its descriptor number and inode, read

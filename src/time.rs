@@ -63,6 +63,51 @@ pub fn is_valid_date(text: &str) -> bool {
     (1..=12).contains(&month) && day >= 1 && day <= days_in_month(year, month)
 }
 
+/// Parses an RFC 3339 timestamp with a `Z` or `±HH:MM` offset and optional
+/// fractional seconds (ignored) into seconds since the epoch.
+pub fn parse_rfc3339(text: &str) -> Option<i64> {
+    let (date, rest) = text.split_once(['T', 't'])?;
+    // ASCII only, so that the byte slicing below is always on boundaries.
+    if !is_valid_date(date) || !rest.is_ascii() || rest.len() < 9 {
+        return None;
+    }
+    let number = |part: &str| -> Option<i64> {
+        (part.len() == 2 && part.bytes().all(|b| b.is_ascii_digit())).then(|| part.parse().ok())?
+    };
+    let (hour, minute, second) = (number(&rest[0..2])?, number(&rest[3..5])?, number(&rest[6..8])?);
+    if &rest[2..3] != ":" || &rest[5..6] != ":" || hour > 23 || minute > 59 || second > 60 {
+        return None;
+    }
+    let mut zone = &rest[8..];
+    if let Some(fraction) = zone.strip_prefix('.') {
+        let digits = fraction.bytes().take_while(u8::is_ascii_digit).count();
+        if digits == 0 {
+            return None;
+        }
+        zone = &fraction[digits..];
+    }
+    let offset = match zone {
+        "Z" | "z" => 0,
+        _ => {
+            let sign = match zone.as_bytes().first()? {
+                b'+' => 1,
+                b'-' => -1,
+                _ => return None,
+            };
+            if zone.len() != 6 || &zone[3..4] != ":" {
+                return None;
+            }
+            let (hours, minutes) = (number(&zone[1..3])?, number(&zone[4..6])?);
+            sign * (hours * 3600 + minutes * 60)
+        }
+    };
+    let year: i64 = date[0..4].parse().ok()?;
+    let month: u32 = date[5..7].parse().ok()?;
+    let day: u32 = date[8..10].parse().ok()?;
+    let days = days_from_civil(year, month, day);
+    Some(days * 86_400 + hour * 3600 + minute * 60 + second - offset)
+}
+
 fn days_in_month(year: u32, month: u32) -> u32 {
     match month {
         2 if year.is_multiple_of(4) && (!year.is_multiple_of(100) || year.is_multiple_of(400)) => {
@@ -106,6 +151,17 @@ fn civil_from_days(days: i64) -> Date {
     (year, month, day)
 }
 
+/// Days from 1970-01-01 to a Gregorian date (the inverse of `civil_from_days`).
+fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
+    let year = year - i64::from(month <= 2);
+    let era = year.div_euclid(400);
+    let year_of_era = year.rem_euclid(400);
+    let shifted_month = i64::from((month + 9) % 12); // March = 0
+    let day_of_year = (153 * shifted_month + 2) / 5 + i64::from(day) - 1;
+    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+    era * 146_097 + day_of_era - 719_468
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -121,6 +177,29 @@ mod tests {
     fn http_dates_name_the_weekday() {
         assert_eq!(http_date(0), "Thu, 01 Jan 1970 00:00:00 GMT");
         assert_eq!(http_date(1_795_340_096), "Sun, 22 Nov 2026 09:34:56 GMT");
+    }
+
+    #[test]
+    fn rfc3339_timestamps_parse_with_any_offset() {
+        assert_eq!(parse_rfc3339("2026-11-22T09:34:56Z"), Some(1_795_340_096));
+        assert_eq!(parse_rfc3339("2026-11-22T10:34:56.250+01:00"), Some(1_795_340_096));
+        assert_eq!(parse_rfc3339("2026-11-22T04:34:56-05:00"), Some(1_795_340_096));
+        assert_eq!(parse_rfc3339("1970-01-01T00:00:00Z"), Some(0));
+        for bad in [
+            "2026-11-22",
+            "2026-11-22T09:34:56",
+            "2026-02-30T00:00:00Z",
+            "2026-11-22T24:00:00Z",
+            "2026-11-22T09:34:56+0100",
+            "2026-11-22T09:34:56.Z",
+            "2026-11-22 09:34:56Z",
+            "2026-11-22T0é:34:56Z",
+        ] {
+            assert_eq!(parse_rfc3339(bad), None, "{bad}");
+        }
+        for seconds in [0, 951_782_400, 1_795_340_096, 4_102_444_800] {
+            assert_eq!(parse_rfc3339(&rfc3339(seconds)), Some(seconds));
+        }
     }
 
     #[test]

@@ -1,7 +1,12 @@
-//! Accounts: `POST /auth/register`, `POST /auth/login` and `GET /auth/me`.
+//! Accounts: registering, logging in and out, `GET /auth/me`, changing the
+//! password, deleting the account.
 //!
 //! Registering and logging in both answer with a *session*: an access token
-//! plus the user, so a client that registers is logged in at once.
+//! plus the user, so a client that registers is logged in at once. Every
+//! password check (login, password change, account deletion) goes through
+//! the login throttle, which answers 429 before any hashing.
+
+use std::net::{IpAddr, Ipv4Addr};
 
 use serde::Serialize;
 use tiny_http::Request;
@@ -70,10 +75,7 @@ pub fn register(ctx: &mut Ctx, request: &mut Request) -> ApiResult {
     }
     let password = match password {
         Field::Value(password) => {
-            let length = password.chars().count();
-            if !(PASSWORD_MIN_CHARS..=PASSWORD_MAX_CHARS).contains(&length) {
-                input.error("password", "must be 8 to 1024 characters");
-            }
+            check_password_policy(&mut input, "password", &password);
             password
         }
         Field::Absent | Field::Null => {
@@ -98,7 +100,7 @@ pub fn register(ctx: &mut Ctx, request: &mut Request) -> ApiResult {
             }
             other => other.into(),
         })?;
-    let mut response = session(ctx, user, 201)?;
+    let mut response = session(ctx, user, 0, 201)?;
     response.set_header("Location", "/auth/me");
     Ok(response)
 }
@@ -115,22 +117,20 @@ pub fn login(ctx: &mut Ctx, request: &mut Request) -> ApiResult {
         Some("application/x-www-form-urlencoded") => read_login_form(request)?,
         _ => read_login_json(request)?,
     };
-    let credentials = store::users::find_for_login(&ctx.db, &login)?;
-    // A password longer than any we accept cannot match: skip the hash.
-    let plausible = password.chars().count() <= PASSWORD_MAX_CHARS;
-    let passwords = &ctx.shared.passwords;
-    match credentials {
-        Some(found) if plausible && passwords.verify(&password, Some(&found.password_hash)) => {
-            session(ctx, found.user, 200)
-        }
-        found => {
-            // An unknown user is checked against a dummy hash, so the time
-            // taken does not reveal whether the account exists.
-            if found.is_none() && plausible {
-                passwords.verify(&password, None);
-            }
-            Err(ApiError::Unauthorized(AuthFailure::BadCredentials))
-        }
+    let found = store::users::find_for_login(&ctx.db, &login)?;
+    // Throttle by the account when it exists (so that its username and its
+    // email share one count), else by the name tried: unknown names are
+    // throttled the same way and look the same from outside.
+    let account = match &found {
+        Some(found) => account_key(found.user.id),
+        None => format!("login:{}", login.to_lowercase()),
+    };
+    let hash = found.as_ref().map(|found| found.password_hash.as_str());
+    check_password(ctx, request, &account, &password, hash)?;
+    match found {
+        Some(found) => session(ctx, found.user, found.token_generation, 200),
+        // `check_password` never succeeds without a hash.
+        None => Err(ApiError::Unauthorized(AuthFailure::BadCredentials)),
     }
 }
 
@@ -140,9 +140,93 @@ pub fn me(ctx: &mut Ctx, request: &mut Request) -> ApiResult {
     Ok(Response::json(200, &user))
 }
 
-fn session(ctx: &Ctx, user: User, status: u16) -> ApiResult {
+/// `PUT /auth/password` `{"current_password", "new_password"}`: 204. Every
+/// token issued before is revoked (API keys are not); the client logs in
+/// again. A wrong current password is a 401, throttled like a login.
+pub fn change_password(ctx: &mut Ctx, request: &mut Request) -> ApiResult {
+    let user = ctx.authenticate_with_password_session(request)?;
+    let mut input = Input::new(
+        http::read_json_object(request)?,
+        &["current_password", "new_password"],
+        &[],
+    );
+    let current = required_text(&mut input, "current_password", true);
+    let new = required_text(&mut input, "new_password", true);
+    if let Some(new) = &new {
+        check_password_policy(&mut input, "new_password", new);
+    }
+    let (current, new) = input.finish((current.unwrap_or_default(), new.unwrap_or_default()))?;
+    let found = store::users::credentials(&ctx.db, user.id)?
+        .ok_or(ApiError::Unauthorized(AuthFailure::InvalidToken))?;
+    check_password(ctx, request, &account_key(user.id), &current, Some(&found.password_hash))?;
+    let hash = ctx.shared.passwords.hash(&new).map_err(ApiError::Internal)?;
+    store::users::change_password(&ctx.db, user.id, &hash)?;
+    Ok(Response::no_content())
+}
+
+/// `POST /auth/logout`: revoke every token the caller holds (all devices,
+/// since tokens are not tracked one by one); API keys stay valid. 204.
+pub fn logout(ctx: &mut Ctx, request: &mut Request) -> ApiResult {
+    let user = ctx.authenticate_with_password_session(request)?;
+    store::users::end_sessions(&ctx.db, user.id)?;
+    Ok(Response::no_content())
+}
+
+/// `DELETE /auth/me` `{"password"}`: delete the account with its projects,
+/// tasks and API keys, in one transaction. 204; its tokens and keys are
+/// refused from then on.
+pub fn delete_me(ctx: &mut Ctx, request: &mut Request) -> ApiResult {
+    let user = ctx.authenticate_with_password_session(request)?;
+    let mut input = Input::new(http::read_json_object(request)?, &["password"], &[]);
+    let password = required_text(&mut input, "password", true);
+    let password = input.finish(password.unwrap_or_default())?;
+    let found = store::users::credentials(&ctx.db, user.id)?
+        .ok_or(ApiError::Unauthorized(AuthFailure::InvalidToken))?;
+    check_password(ctx, request, &account_key(user.id), &password, Some(&found.password_hash))?;
+    store::users::delete(&ctx.db, user.id)?;
+    Ok(Response::no_content())
+}
+
+/// The throttle's name for an existing account.
+fn account_key(user_id: i64) -> String {
+    format!("user:{user_id}")
+}
+
+/// Checks a password under the login throttle: 429 (before any hashing) if
+/// the account or the client's address has failed too often; otherwise the
+/// hash is checked (against a dummy hash for an unknown user, so timing does
+/// not reveal whether the account exists) and the outcome recorded.
+fn check_password(
+    ctx: &Ctx,
+    request: &Request,
+    account: &str,
+    password: &str,
+    hash: Option<&str>,
+) -> Result<(), ApiError> {
+    let throttle = &ctx.shared.throttle;
+    // A request without a peer address (not on TCP) counts as one client.
+    let address = request
+        .remote_addr()
+        .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |addr| addr.ip());
+    throttle
+        .check(account, address)
+        .map_err(|retry_after_seconds| ApiError::TooManyAttempts {
+            retry_after_seconds,
+        })?;
+    // A password longer than any we accept cannot match: skip the hash.
+    let plausible = password.chars().count() <= PASSWORD_MAX_CHARS;
+    if plausible && ctx.shared.passwords.verify(password, hash) {
+        throttle.record_success(account);
+        Ok(())
+    } else {
+        throttle.record_failure(account, address);
+        Err(ApiError::Unauthorized(AuthFailure::BadCredentials))
+    }
+}
+
+fn session(ctx: &Ctx, user: User, generation: i64, status: u16) -> ApiResult {
     let tokens = &ctx.shared.tokens;
-    let access_token = tokens.issue(user.id).map_err(ApiError::Internal)?;
+    let access_token = tokens.issue(user.id, generation).map_err(ApiError::Internal)?;
     Ok(Response::json(
         status,
         &Session {
@@ -212,6 +296,16 @@ fn read_login_form(request: &mut Request) -> Result<(String, String), ApiError> 
     match (username, password) {
         (Some(username), Some(password)) if errors.is_empty() => Ok((username, password)),
         _ => Err(ApiError::Validation(errors)),
+    }
+}
+
+/// The password policy: 8 to 1024 characters (Unicode characters, not
+/// bytes), nothing else. Long passphrases are welcome; composition rules
+/// are not (NIST SP 800-63B §5.1.1).
+fn check_password_policy(input: &mut Input, field: &str, password: &str) {
+    let length = password.chars().count();
+    if !(PASSWORD_MIN_CHARS..=PASSWORD_MAX_CHARS).contains(&length) {
+        input.error(field, "must be 8 to 1024 characters");
     }
 }
 

@@ -5,6 +5,7 @@
 //! is no SQL here and no status code for an error: those live in `store` and
 //! `error`.
 
+pub mod api_keys;
 pub mod auth;
 pub mod health;
 mod input;
@@ -16,11 +17,13 @@ use std::sync::Arc;
 
 use tiny_http::Request;
 
-use crate::auth::{Passwords, Tokens};
+use crate::auth::{API_KEY_PREFIX, Passwords, Tokens, hash_api_key};
 use crate::error::{ApiError, AuthFailure};
 use crate::http::{self, Response};
 use crate::model::User;
 use crate::store::{self, Db};
+use crate::throttle::LoginThrottle;
+use crate::time;
 
 /// What every handler returns.
 pub type ApiResult = Result<Response, ApiError>;
@@ -29,6 +32,7 @@ pub type ApiResult = Result<Response, ApiError>;
 pub struct Shared {
     pub tokens: Tokens,
     pub passwords: Passwords,
+    pub throttle: LoginThrottle,
 }
 
 /// A worker's context: its own database connection and the shared state.
@@ -37,26 +41,66 @@ pub struct Ctx {
     pub shared: Arc<Shared>,
 }
 
+/// How a caller proved who they are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Credential {
+    /// An access token from registering or logging in with a password.
+    Token,
+    /// An API key.
+    ApiKey,
+}
+
 impl Ctx {
-    /// The user a request's bearer token names.
+    /// The user a request's token or API key names.
     ///
-    /// Any failure (no header, another scheme, a bad, expired or forged token,
-    /// a deleted user) is the same 401, so callers learn nothing about why.
+    /// Any failure (no credential, another scheme, a bad, expired, revoked
+    /// or forged token or key, a deleted user) is the same 401, so callers
+    /// learn nothing about why.
     pub fn authenticate(&self, request: &Request) -> Result<User, ApiError> {
-        let token =
-            bearer_token(request).ok_or(ApiError::Unauthorized(AuthFailure::MissingToken))?;
-        let invalid = ApiError::Unauthorized(AuthFailure::InvalidToken);
-        let user_id = self.shared.tokens.verify(token).ok_or(invalid)?;
-        store::users::get(&self.db, user_id)?
-            .ok_or(ApiError::Unauthorized(AuthFailure::InvalidToken))
+        Ok(self.caller(request)?.0)
+    }
+
+    /// Like [`Ctx::authenticate`], for the routes that manage credentials
+    /// (API keys, the password, logout, deleting the account): these need a
+    /// token from a password login, so a leaked API key cannot entrench
+    /// itself or take the account over. An API key gets a 403.
+    pub fn authenticate_with_password_session(&self, request: &Request) -> Result<User, ApiError> {
+        match self.caller(request)? {
+            (user, Credential::Token) => Ok(user),
+            (_, Credential::ApiKey) => Err(ApiError::Forbidden(
+                "API keys cannot do this; log in with a password and use that token".to_owned(),
+            )),
+        }
+    }
+
+    fn caller(&self, request: &Request) -> Result<(User, Credential), ApiError> {
+        let presented = presented_credential(request).ok_or(ApiError::Unauthorized(AuthFailure::MissingToken))?;
+        let invalid = || ApiError::Unauthorized(AuthFailure::InvalidToken);
+        if presented.starts_with(API_KEY_PREFIX) {
+            let hash = hash_api_key(presented);
+            let (user, _key_id) =
+                store::api_keys::authenticate(&self.db, &hash, time::unix_now())?.ok_or_else(invalid)?;
+            return Ok((user, Credential::ApiKey));
+        }
+        let (user_id, generation) = self.shared.tokens.verify(presented).ok_or_else(invalid)?;
+        match store::users::get_with_generation(&self.db, user_id)? {
+            Some((user, current)) if current == generation => Ok((user, Credential::Token)),
+            _ => Err(invalid()),
+        }
     }
 }
 
-/// The token of an `Authorization: Bearer <token>` header (RFC 6750 §2.1;
-/// the scheme name is case-insensitive).
-fn bearer_token(request: &Request) -> Option<&str> {
-    let value = http::header(request, "Authorization")?;
-    let (scheme, token) = value.trim().split_once(' ')?;
-    let token = token.trim();
-    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
+/// The credential a request presents: the token of an
+/// `Authorization: Bearer <token>` header (RFC 6750 §2.1; the scheme name is
+/// case-insensitive), else an `X-API-Key` header. A bearer "token" that
+/// starts with `tk_` is an API key.
+fn presented_credential(request: &Request) -> Option<&str> {
+    if let Some(value) = http::header(request, "Authorization") {
+        let (scheme, token) = value.trim().split_once(' ')?;
+        let token = token.trim();
+        return (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token);
+    }
+    http::header(request, "X-API-Key")
+        .map(str::trim)
+        .filter(|key| !key.is_empty())
 }

@@ -17,6 +17,7 @@ use super::StoreError;
 const MIGRATIONS: &[&str] = &[
     include_str!("../../schema.sql"),
     include_str!("../../migrations/0002-projects.sql"),
+    include_str!("../../migrations/0003-accounts.sql"),
 ];
 
 /// Applies the migrations the database has not seen yet.

@@ -7,6 +7,7 @@
 //! readers run beside one writer, so workers never share a connection and no
 //! lock in our code guards the database.
 
+pub mod api_keys;
 mod list;
 mod migrate;
 pub mod projects;

@@ -1,4 +1,5 @@
-//! Accounts: creating them and finding them by id or login name.
+//! Accounts: creating them, finding them by id or login name, changing the
+//! password, ending sessions and deleting them.
 
 use rusqlite::{OptionalExtension, Row, params};
 
@@ -6,10 +7,12 @@ use super::{Db, StoreError, is_unique_violation};
 use crate::model::User;
 use crate::time;
 
-/// A user together with their password hash, for checking a login.
+/// A user together with their password hash and token generation, for
+/// checking a login or a password.
 pub struct Credentials {
     pub user: User,
     pub password_hash: String,
+    pub token_generation: i64,
 }
 
 const USER_COLUMNS: &str = "id, username, email, created_at";
@@ -83,25 +86,67 @@ pub fn create(
 
 /// The user with this id.
 pub fn get(db: &Db, id: i64) -> Result<Option<User>, StoreError> {
-    let mut statement = db
-        .conn
-        .prepare_cached(&format!("SELECT {USER_COLUMNS} FROM user WHERE id = ?1"))?;
-    Ok(statement.query_row([id], user_from_row).optional()?)
+    Ok(get_with_generation(db, id)?.map(|(user, _)| user))
+}
+
+/// The user with this id and their current token generation: a token is
+/// valid only if it was issued in that generation.
+pub fn get_with_generation(db: &Db, id: i64) -> Result<Option<(User, i64)>, StoreError> {
+    let mut statement = db.conn.prepare_cached(&format!(
+        "SELECT {USER_COLUMNS}, token_generation FROM user WHERE id = ?1"
+    ))?;
+    Ok(statement
+        .query_row([id], |row| Ok((user_from_row(row)?, row.get(4)?)))
+        .optional()?)
 }
 
 /// The user whose username or email is `login` (ignoring ASCII case), with
 /// their password hash. `create` guarantees at most one user matches.
 pub fn find_for_login(db: &Db, login: &str) -> Result<Option<Credentials>, StoreError> {
     let mut statement = db.conn.prepare_cached(&format!(
-        "SELECT {USER_COLUMNS}, password_hash FROM user WHERE username = ?1 OR email = ?1"
+        "SELECT {USER_COLUMNS}, password_hash, token_generation
+         FROM user WHERE username = ?1 OR email = ?1"
     ))?;
-    let found = statement
-        .query_row([login], |row| {
-            Ok(Credentials {
-                user: user_from_row(row)?,
-                password_hash: row.get(4)?,
-            })
-        })
-        .optional()?;
-    Ok(found)
+    Ok(statement.query_row([login], credentials_from_row).optional()?)
+}
+
+/// The user with this id, with their password hash.
+pub fn credentials(db: &Db, id: i64) -> Result<Option<Credentials>, StoreError> {
+    let mut statement = db.conn.prepare_cached(&format!(
+        "SELECT {USER_COLUMNS}, password_hash, token_generation FROM user WHERE id = ?1"
+    ))?;
+    Ok(statement.query_row([id], credentials_from_row).optional()?)
+}
+
+fn credentials_from_row(row: &Row<'_>) -> rusqlite::Result<Credentials> {
+    Ok(Credentials {
+        user: user_from_row(row)?,
+        password_hash: row.get(4)?,
+        token_generation: row.get(5)?,
+    })
+}
+
+/// Sets a new password hash and starts a new token generation, so every
+/// token issued before is refused. API keys are not affected.
+pub fn change_password(db: &Db, id: i64, password_hash: &str) -> Result<bool, StoreError> {
+    let mut statement = db.conn.prepare_cached(
+        "UPDATE user SET password_hash = ?2, token_generation = token_generation + 1
+         WHERE id = ?1",
+    )?;
+    Ok(statement.execute(params![id, password_hash])? == 1)
+}
+
+/// Starts a new token generation: every token issued so far is refused.
+pub fn end_sessions(db: &Db, id: i64) -> Result<bool, StoreError> {
+    let mut statement = db
+        .conn
+        .prepare_cached("UPDATE user SET token_generation = token_generation + 1 WHERE id = ?1")?;
+    Ok(statement.execute([id])? == 1)
+}
+
+/// Deletes the user; their projects, tasks and API keys go with them
+/// through the foreign keys' `ON DELETE CASCADE`, in the same statement.
+pub fn delete(db: &Db, id: i64) -> Result<bool, StoreError> {
+    let mut statement = db.conn.prepare_cached("DELETE FROM user WHERE id = ?1")?;
+    Ok(statement.execute([id])? == 1)
 }

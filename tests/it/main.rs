@@ -1,6 +1,7 @@
 //! The integration tests: real HTTP against a real server on a real
 //! temporary SQLite file. One module per area; `support` is the harness.
 
+mod accounts;
 mod auth;
 mod binary;
 mod connections;

@@ -45,7 +45,7 @@ fn a_version_1_database_upgrades_in_place_with_users_tasks_and_tokens_intact() {
         }
     }
     // A token a version 1 server issued before the upgrade.
-    let old_token = Tokens::new(&key, 1800).issue(1).unwrap();
+    let old_token = Tokens::new(&key, 1800).issue(1, 0).unwrap();
 
     let server = Binary::start(&path, &[], &[]);
 
@@ -90,7 +90,7 @@ fn a_version_1_database_upgrades_in_place_with_users_tasks_and_tokens_intact() {
     let version: i64 = db
         .query_row("PRAGMA user_version", [], |row| row.get(0))
         .unwrap();
-    assert_eq!(version, 2);
+    assert_eq!(version, 3);
     let check: String = db
         .query_row("PRAGMA integrity_check", [], |row| row.get(0))
         .unwrap();

@@ -56,16 +56,26 @@ impl TestApp {
     }
 
     /// A server with `workers` workers answering with `handler`.
-    pub fn spawn_with(workers: usize, handler: Handler) -> TestApp {
+    pub fn spawn_with(workers: u64, handler: Handler) -> TestApp {
+        TestApp::start(|config| config.workers = workers, handler)
+    }
+
+    /// The production router with the configuration changed by `adjust`.
+    pub fn spawn_configured(adjust: impl FnOnce(&mut Config)) -> TestApp {
+        TestApp::start(adjust, taskapi::router::dispatch)
+    }
+
+    fn start(adjust: impl FnOnce(&mut Config), handler: Handler) -> TestApp {
         let dir = tempfile::tempdir().expect("create a temporary directory");
         let db_path = dir.path().join("taskapi.db");
-        let config = Config {
+        let mut config = Config {
             addr: "127.0.0.1:0".to_owned(),
             db_path: db_path.clone(),
-            workers,
-            token_ttl_minutes: 30,
+            workers: 4,
             secret_key: Some(TEST_SECRET.to_vec()),
+            ..Config::defaults()
         };
+        adjust(&mut config);
         let server = server::start_with(&config, handler).expect("start the server");
         TestApp {
             base: format!("http://{}", server.addr()),

@@ -1,0 +1,82 @@
+//! API keys: `POST /auth/api-keys`, `GET /auth/api-keys`,
+//! `DELETE /auth/api-keys/{id}`.
+//!
+//! A key authenticates like a token, sent as `Authorization: Bearer tk_...`
+//! or `X-API-Key: tk_...`, and lives until it expires or is revoked, which
+//! suits scripts and cron jobs. Managing keys needs a password-login token:
+//! a key cannot mint, list or revoke keys.
+
+use serde::Serialize;
+use tiny_http::Request;
+
+use super::input::{Field, Input};
+use super::tasks::TITLE_MAX_CHARS;
+use super::{ApiResult, Ctx};
+use crate::auth;
+use crate::error::ApiError;
+use crate::http::{self, Response};
+use crate::model::{ApiKey, NewApiKey};
+use crate::store;
+use crate::time;
+
+/// A new key: the listing fields plus the secret, shown only this once.
+#[derive(Serialize)]
+struct CreatedKey {
+    #[serde(flatten)]
+    listed: ApiKey,
+    key: String,
+}
+
+/// `POST /auth/api-keys` `{"name", "expires_at"?}`: 201 with the key.
+pub fn create(ctx: &mut Ctx, request: &mut Request) -> ApiResult {
+    let user = ctx.authenticate_with_password_session(request)?;
+    let mut input = Input::new(http::read_json_object(request)?, &["name", "expires_at"], &[]);
+    let name = input.name("name", TITLE_MAX_CHARS);
+    if name.is_none() && !input.has_error("name") {
+        input.error("name", "is required");
+    }
+    let expires_at = match input.string("expires_at") {
+        Field::Value(text) => match time::parse_rfc3339(&text) {
+            Some(at) if at > time::unix_now() => Some(at),
+            Some(_) => {
+                input.error("expires_at", "must be in the future");
+                None
+            }
+            None => {
+                input.error("expires_at", "must be an RFC 3339 timestamp like 2027-01-31T12:00:00Z");
+                None
+            }
+        },
+        Field::Absent | Field::Null | Field::Invalid => None,
+    };
+    let new_key = input.finish(NewApiKey {
+        name: name.unwrap_or_default(),
+        expires_at,
+    })?;
+
+    let secret = auth::generate_api_key().map_err(ApiError::Internal)?;
+    let listed = store::api_keys::create(&ctx.db, user.id, &new_key, &secret.prefix, &secret.hash)?;
+    Ok(Response::json(
+        201,
+        &CreatedKey {
+            listed,
+            key: secret.key,
+        },
+    ))
+}
+
+/// `GET /auth/api-keys`: the caller's keys, without their secrets.
+pub fn list(ctx: &mut Ctx, request: &mut Request) -> ApiResult {
+    let user = ctx.authenticate_with_password_session(request)?;
+    let keys = store::api_keys::list(&ctx.db, user.id)?;
+    Ok(Response::json(200, &keys))
+}
+
+/// `DELETE /auth/api-keys/{id}`: revoke a key at once. 204.
+pub fn delete(ctx: &mut Ctx, request: &mut Request, id: i64) -> ApiResult {
+    let user = ctx.authenticate_with_password_session(request)?;
+    if !store::api_keys::delete(&ctx.db, user.id, id)? {
+        return Err(ApiError::not_found("API key", id));
+    }
+    Ok(Response::no_content())
+}

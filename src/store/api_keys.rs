@@ -1,0 +1,108 @@
+//! API keys: long-lived credentials for scripts. The store sees only the
+//! SHA-256 hash of a key (see `auth::ApiKeys`); the owner is in every
+//! `WHERE` clause that a user's request reaches.
+
+use rusqlite::{OptionalExtension, Row, params};
+
+use super::{Db, StoreError};
+use crate::model::{ApiKey, NewApiKey, User};
+use crate::time;
+
+const KEY_COLUMNS: &str = "id, name, prefix, created_at, expires_at, last_used_at";
+
+fn key_from_row(row: &Row<'_>) -> rusqlite::Result<ApiKey> {
+    let timestamp = |index| -> rusqlite::Result<Option<String>> {
+        Ok(row.get::<_, Option<i64>>(index)?.map(time::rfc3339))
+    };
+    Ok(ApiKey {
+        id: row.get(0)?,
+        name: row.get(1)?,
+        prefix: row.get(2)?,
+        created_at: row.get(3)?,
+        expires_at: timestamp(4)?,
+        last_used_at: timestamp(5)?,
+    })
+}
+
+/// Stores a new key for `owner_id`, given its display prefix and hash.
+pub fn create(
+    db: &Db,
+    owner_id: i64,
+    key: &NewApiKey,
+    prefix: &str,
+    key_hash: &[u8],
+) -> Result<ApiKey, StoreError> {
+    let mut statement = db.conn.prepare_cached(&format!(
+        "INSERT INTO api_key (owner_id, name, prefix, key_hash, created_at, expires_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+         RETURNING {KEY_COLUMNS}"
+    ))?;
+    Ok(statement.query_row(
+        params![
+            owner_id,
+            key.name,
+            prefix,
+            key_hash,
+            time::now_rfc3339(),
+            key.expires_at
+        ],
+        key_from_row,
+    )?)
+}
+
+/// The owner's keys, oldest first. A user has a handful, so no paging.
+pub fn list(db: &Db, owner_id: i64) -> Result<Vec<ApiKey>, StoreError> {
+    let mut statement = db.conn.prepare_cached(&format!(
+        "SELECT {KEY_COLUMNS} FROM api_key WHERE owner_id = ?1 ORDER BY id"
+    ))?;
+    let keys = statement
+        .query_map([owner_id], key_from_row)?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(keys)
+}
+
+/// Revokes (deletes) the owner's key `id`; `false` if they have none such.
+pub fn delete(db: &Db, owner_id: i64, id: i64) -> Result<bool, StoreError> {
+    let mut statement = db
+        .conn
+        .prepare_cached("DELETE FROM api_key WHERE id = ?1 AND owner_id = ?2")?;
+    Ok(statement.execute([id, owner_id])? == 1)
+}
+
+/// How stale `last_used_at` may get before a use of the key rewrites it:
+/// at most one write per key per minute keeps key-authenticated reads cheap.
+const LAST_USED_PRECISION_SECONDS: i64 = 60;
+
+/// The user a key hash belongs to, if the key exists and has not expired at
+/// `now` (seconds since the epoch); records the use, at most once a minute.
+pub fn authenticate(db: &Db, key_hash: &[u8], now: i64) -> Result<Option<(User, i64)>, StoreError> {
+    let mut statement = db.conn.prepare_cached(
+        "SELECT user.id, user.username, user.email, user.created_at,
+                api_key.id, api_key.last_used_at
+         FROM api_key JOIN user ON user.id = api_key.owner_id
+         WHERE api_key.key_hash = ?1
+           AND (api_key.expires_at IS NULL OR api_key.expires_at > ?2)",
+    )?;
+    let found = statement
+        .query_row(params![key_hash, now], |row| {
+            let user = User {
+                id: row.get(0)?,
+                username: row.get(1)?,
+                email: row.get(2)?,
+                created_at: row.get(3)?,
+            };
+            let key_id: i64 = row.get(4)?;
+            let last_used: Option<i64> = row.get(5)?;
+            Ok((user, key_id, last_used))
+        })
+        .optional()?;
+    let Some((user, key_id, last_used)) = found else {
+        return Ok(None);
+    };
+    if last_used.is_none_or(|at| now - at >= LAST_USED_PRECISION_SECONDS) {
+        db.conn
+            .prepare_cached("UPDATE api_key SET last_used_at = ?2 WHERE id = ?1")?
+            .execute([key_id, now])?;
+    }
+    Ok(Some((user, key_id)))
+}
