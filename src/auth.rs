@@ -84,9 +84,16 @@ impl Passwords {
         matches && real
     }
 
+    /// Computes the dummy hash now. The server calls this on a background
+    /// thread at start-up: start-up stays fast, and the first unknown-user
+    /// login does not take longer than the others (which would tell that the
+    /// user does not exist). A login that comes first simply waits for it.
+    pub fn prepare(&self) {
+        self.dummy_hash();
+    }
+
     fn dummy_hash(&self) -> &String {
         self.dummy_hash.get_or_init(|| {
-            // Computed on first use rather than at start-up, which stays fast.
             self.hash("taskapi dummy password for unknown users")
                 .unwrap_or_else(|error| {
                     eprintln!("{error}");
@@ -163,10 +170,13 @@ impl Tokens {
 
     /// A signed token for `user_id` in token generation `generation`.
     pub fn issue(&self, user_id: i64, generation: i64) -> Result<String, String> {
-        let claims = Claims::with_custom_claims(SessionClaims { generation }, Duration::from_secs(self.ttl_seconds))
-            .with_issuer(ISSUER)
-            .with_audience(AUDIENCE)
-            .with_subject(user_id.to_string());
+        let claims = Claims::with_custom_claims(
+            SessionClaims { generation },
+            Duration::from_secs(self.ttl_seconds),
+        )
+        .with_issuer(ISSUER)
+        .with_audience(AUDIENCE)
+        .with_subject(user_id.to_string());
         self.key
             .authenticate(claims)
             .map_err(|error| format!("signing a token: {error}"))

@@ -7,6 +7,8 @@
 
 use std::path::PathBuf;
 
+use crate::api::docs::DEFAULT_ASSETS_URL as DEFAULT_DOCS_ASSETS_URL;
+
 /// The help text of `taskapi --help`.
 pub const HELP: &str = "\
 taskapi: a task-management REST API server
@@ -32,6 +34,11 @@ Options (each flag overrides its environment variable):
                               default 50]
   --login-window-seconds N    the throttling window
                               [env TASKAPI_LOGIN_WINDOW_SECONDS, default 900]
+  --docs-assets-url URL       where /docs loads Swagger UI's script and
+                              stylesheet (a copy of npm's swagger-ui-dist)
+                              [env TASKAPI_DOCS_ASSETS_URL,
+                              default https://cdn.jsdelivr.net/npm/swagger-ui-dist@5]
+  --no-docs                   serve neither /docs nor /openapi.json
   -h, --help                  print this help
   -V, --version               print the version
 
@@ -65,6 +72,9 @@ pub struct Config {
     pub login_max_failures: u64,
     pub login_max_failures_per_address: u64,
     pub login_window_seconds: u64,
+    /// Where `/docs` loads Swagger UI from; `None` (`--no-docs`) serves no
+    /// documentation routes.
+    pub docs_assets_url: Option<String>,
     /// `SECRET_KEY`, if set; `None` means "use the key stored in the database".
     pub secret_key: Option<Vec<u8>>,
 }
@@ -84,6 +94,7 @@ impl Config {
             login_max_failures: 5,
             login_max_failures_per_address: 50,
             login_window_seconds: 15 * 60,
+            docs_assets_url: Some(DEFAULT_DOCS_ASSETS_URL.to_owned()),
             secret_key: None,
         }
     }
@@ -122,10 +133,16 @@ pub fn parse(
         config.db_path = PathBuf::from(path);
     }
     for setting in NUMBERS {
-        let name = format!("TASKAPI_{}", setting.flag.to_ascii_uppercase().replace('-', "_"));
+        let name = format!(
+            "TASKAPI_{}",
+            setting.flag.to_ascii_uppercase().replace('-', "_")
+        );
         if let Some(value) = env(&name) {
             *setting.field(&mut config) = setting.parse(&value, &name)?;
         }
+    }
+    if let Some(url) = env("TASKAPI_DOCS_ASSETS_URL") {
+        config.docs_assets_url = Some(url);
     }
     if let Some(secret) = env("SECRET_KEY") {
         if secret.is_empty() {
@@ -154,6 +171,8 @@ pub fn parse(
             "-V" | "--version" => return Ok(Command::Version),
             "--addr" => config.addr = value()?,
             "--db" => config.db_path = PathBuf::from(value()?),
+            "--docs-assets-url" => config.docs_assets_url = Some(value()?),
+            "--no-docs" => config.docs_assets_url = None,
             _ => {
                 let setting = NUMBERS
                     .iter()
@@ -269,6 +288,21 @@ mod tests {
         assert_eq!(config.addr, "127.0.0.1:0");
         assert_eq!(config.workers, 5);
         assert_eq!(config.db_path, PathBuf::from("x.db"));
+    }
+
+    #[test]
+    fn login_limits_come_from_flags_or_the_environment() {
+        let config = config(
+            &["--login-max-failures", "3", "--login-window-seconds=60"],
+            &[
+                ("TASKAPI_LOGIN_MAX_FAILURES_PER_ADDRESS", "20"),
+                ("TASKAPI_LOGIN_MAX_FAILURES", "9"),
+            ],
+        );
+        assert_eq!(config.login_max_failures, 3);
+        assert_eq!(config.login_max_failures_per_address, 20);
+        assert_eq!(config.login_window_seconds, 60);
+        assert!(parse_with(&["--login-window-seconds", "0"], &[]).is_err());
     }
 
     #[test]

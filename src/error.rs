@@ -181,9 +181,14 @@ impl ApiError {
 
 impl From<StoreError> for ApiError {
     fn from(error: StoreError) -> ApiError {
-        // A conflict the handler did not expect is still a bug on our side:
-        // the handler that expects one maps it to 409 itself.
-        ApiError::Internal(format!("database: {error}"))
+        match error {
+            // A full disk or a read-only file: 503, and the client may retry
+            // once the operator has fixed it.
+            StoreError::Unavailable(cause) => ApiError::Unavailable(format!("database: {cause}")),
+            // A conflict or missing reference the handler did not expect is
+            // a bug on our side: handlers that expect one map it themselves.
+            other => ApiError::Internal(format!("database: {other}")),
+        }
     }
 }
 

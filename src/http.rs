@@ -223,7 +223,12 @@ pub fn path_of(url: &str) -> &str {
 
 /// Percent-decoding with `+` as a space, as HTML forms and curl `-d` encode.
 fn percent_decode(text: &str) -> Result<String, ApiError> {
-    let malformed = || ApiError::BadRequest(format!("malformed percent-encoding in {text:?}"));
+    // The text is not repeated in the error: it may be a password.
+    let malformed = || {
+        ApiError::BadRequest(
+            "malformed percent-encoding or UTF-8 in a form or query string".to_owned(),
+        )
+    };
     let mut bytes = Vec::with_capacity(text.len());
     let mut input = text.bytes();
     while let Some(byte) = input.next() {

@@ -3,11 +3,15 @@
 
 use std::process::ExitCode;
 use std::thread;
+use std::time::Duration;
 
 use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
 use taskapi::config::{self, Command};
 use taskapi::{server, sys};
+
+/// How long a graceful shutdown waits for requests in flight.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
 fn main() -> ExitCode {
     match run() {
@@ -32,6 +36,11 @@ fn run() -> Result<(), String> {
         }
     };
 
+    // Signals are caught from here on, before the listening line: a SIGTERM
+    // sent the moment a supervisor sees the server up must not kill it
+    // with the default action.
+    let mut signals = Signals::new([SIGINT, SIGTERM])
+        .map_err(|error| format!("installing signal handlers: {error}"))?;
     let open_files_limit = sys::raise_open_files_limit();
     let server = server::start(&config)?;
     // Scripts and tests read this first line to learn the real port.
@@ -44,15 +53,20 @@ fn run() -> Result<(), String> {
     }
 
     // The first SIGINT/SIGTERM starts a graceful shutdown; a second one
-    // (an impatient Ctrl-C) exits at once.
-    let mut signals = Signals::new([SIGINT, SIGTERM])
-        .map_err(|error| format!("installing signal handlers: {error}"))?;
+    // (an impatient Ctrl-C) exits at once. Requests still running after
+    // `SHUTDOWN_GRACE` (a client trickling its body) are abandoned: what was
+    // acknowledged is already on disk.
     let shutdown = server.shutdown_handle();
     thread::spawn(move || {
         let mut received = signals.forever();
         if received.next().is_some() {
             eprintln!("shutting down: finishing requests in flight");
             shutdown.shutdown();
+            thread::spawn(|| {
+                thread::sleep(SHUTDOWN_GRACE);
+                eprintln!("requests still running after {SHUTDOWN_GRACE:?}; exiting");
+                std::process::exit(0);
+            });
         }
         if received.next().is_some() {
             eprintln!("second signal: exiting now");

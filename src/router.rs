@@ -12,7 +12,7 @@
 
 use tiny_http::{Method, Request};
 
-use crate::api::{ApiResult, Ctx, api_keys, auth, health, projects, tasks};
+use crate::api::{ApiResult, Ctx, api_keys, auth, docs, health, projects, tasks};
 use crate::error::ApiError;
 use crate::http;
 
@@ -59,6 +59,8 @@ use Method::{Delete, Get, Patch, Post, Put};
 /// Every route the server answers.
 pub static ROUTES: &[Route] = &[
     route(Get, "/healthz", Plain(health::check)),
+    route(Get, "/openapi.json", Plain(docs::openapi)),
+    route(Get, "/docs", Plain(docs::page)),
     // Accounts.
     route(Post, "/auth/register", Plain(auth::register)),
     alias(Post, "/register", Plain(auth::register), "/auth/register"),
@@ -102,7 +104,7 @@ pub fn dispatch(ctx: &mut Ctx, request: &mut Request) -> ApiResult {
 
     let mut allowed: Vec<&'static str> = Vec::new();
     for route in ROUTES {
-        let Some(id) = match_pattern(route.pattern, &segments)? else {
+        let PathMatch::Matches(id) = match_pattern(route.pattern, &segments)? else {
             continue;
         };
         if route.method != method {
@@ -142,26 +144,33 @@ fn normalize(path: &str) -> &str {
     }
 }
 
-/// Matches path segments against a pattern. `Ok(None)`: no match;
-/// `Ok(Some(id))`: a match, with the `{id}` if the pattern has one; `Err`:
-/// the literal segments match but the id is malformed (a 400, not a 404:
-/// the client addressed a real collection with a bad key).
-fn match_pattern(pattern: &str, segments: &[&str]) -> Result<Option<Option<i64>>, ApiError> {
+/// Whether a path matches a route pattern.
+enum PathMatch {
+    /// Another path.
+    No,
+    /// This path, with the `{id}` if the pattern has one.
+    Matches(Option<i64>),
+}
+
+/// Matches path segments against a pattern. `Err`: the literal segments
+/// match but the id is malformed (a 400, not a 404: the client addressed a
+/// real collection with a bad key).
+fn match_pattern(pattern: &str, segments: &[&str]) -> Result<PathMatch, ApiError> {
     let parts: Vec<&str> = pattern.split('/').skip(1).collect();
     if parts.len() != segments.len() {
-        return Ok(None);
+        return Ok(PathMatch::No);
     }
     let literals_match = parts
         .iter()
         .zip(segments)
         .all(|(part, segment)| *part == "{id}" || part == segment);
     if !literals_match {
-        return Ok(None);
+        return Ok(PathMatch::No);
     }
-    let Some(index) = parts.iter().position(|part| *part == "{id}") else {
-        return Ok(Some(None));
-    };
-    parse_id(segments[index]).map(|id| Some(Some(id)))
+    match parts.iter().position(|part| *part == "{id}") {
+        None => Ok(PathMatch::Matches(None)),
+        Some(index) => parse_id(segments[index]).map(|id| PathMatch::Matches(Some(id))),
+    }
 }
 
 /// A path id: a positive integer of ASCII digits that fits in an i64.

@@ -15,7 +15,7 @@
 //! on the request path except the argon2 permits.
 
 use std::fs;
-use std::net::{SocketAddr, TcpListener};
+use std::net::{IpAddr, SocketAddr, TcpListener};
 use std::os::fd::AsRawFd;
 use std::os::unix::fs::MetadataExt;
 use std::panic::{self, AssertUnwindSafe};
@@ -40,7 +40,7 @@ use crate::{router, sys, time};
 
 /// The function that answers a request: `router::dispatch` in production;
 /// tests may wrap it (for example to prove that a panic becomes a 500).
-pub type Handler = fn(&mut Ctx, &mut Request) -> ApiResult;
+pub type Dispatcher = fn(&mut Ctx, &mut Request) -> ApiResult;
 
 /// A started server. Dropping it does not stop it: call
 /// [`ShutdownHandle::shutdown`] and then [`Server::wait`].
@@ -71,7 +71,7 @@ pub fn start(config: &Config) -> Result<Server, String> {
 
 /// Opens and migrates the database, binds the address, and starts
 /// `config.workers` threads that answer requests with `handler`.
-pub fn start_with(config: &Config, handler: Handler) -> Result<Server, String> {
+pub fn start_with(config: &Config, handler: Dispatcher) -> Result<Server, String> {
     let mut db = Db::open(&config.db_path).map_err(|error| error.to_string())?;
     db.migrate().map_err(|error| error.to_string())?;
     let secret = match &config.secret_key {
@@ -87,7 +87,12 @@ pub fn start_with(config: &Config, handler: Handler) -> Result<Server, String> {
             per_address: clamp_u32(config.login_max_failures_per_address),
             window: Duration::from_secs(config.login_window_seconds),
         }),
+        docs_assets_url: config.docs_assets_url.clone(),
     });
+    {
+        let shared = Arc::clone(&shared);
+        thread::spawn(move || shared.passwords.prepare());
+    }
     // At most 1024 (see `config`), so this cannot truncate.
     let worker_count = config.workers as usize;
 
@@ -175,8 +180,8 @@ impl Server {
 }
 
 impl ShutdownHandle {
-    /// Stops taking new requests. Each worker finishes the request it is
-    /// serving, then exits; [`Server::wait`] returns when all have.
+    /// Stops taking new requests. Requests already received are answered,
+    /// then each worker exits; [`Server::wait`] returns when all have.
     pub fn shutdown(&self) {
         let lifecycle = &self.lifecycle;
         if lifecycle.stopping.swap(true, Ordering::SeqCst) {
@@ -246,8 +251,13 @@ fn fail(lifecycle: &Arc<Lifecycle>) {
 }
 
 /// A worker's life: take the next request, answer it, until shutdown.
-fn work(lifecycle: &Arc<Lifecycle>, ctx: &mut Ctx, handler: Handler) {
-    while !lifecycle.stopping.load(Ordering::SeqCst) {
+///
+/// Shutdown queues one "unblock" marker per worker behind the requests
+/// already received, and `recv()` is first in, first out: so every request
+/// that arrived before the shutdown is still answered, and each worker
+/// leaves when it reaches its marker.
+fn work(lifecycle: &Arc<Lifecycle>, ctx: &mut Ctx, handler: Dispatcher) {
+    loop {
         match lifecycle.http.recv() {
             Ok(request) => serve(ctx, handler, request),
             Err(error) => {
@@ -268,7 +278,7 @@ fn work(lifecycle: &Arc<Lifecycle>, ctx: &mut Ctx, handler: Handler) {
 }
 
 /// Answers one request and writes its access-log line.
-fn serve(ctx: &mut Ctx, handler: Handler, mut request: Request) {
+fn serve(ctx: &mut Ctx, handler: Dispatcher, mut request: Request) {
     let started = Instant::now();
     // A panic in a handler is a bug, but it must cost one request, not the
     // worker: catch it, roll back whatever transaction it left open, and
@@ -285,22 +295,31 @@ fn serve(ctx: &mut Ctx, handler: Handler, mut request: Request) {
             ApiError::Internal("a handler panicked".to_owned()).into_response()
         }
     };
-    log_request(&request, response.status, started);
-    send(request, response);
+    let method = request.method().clone();
+    let path = http::path_of(request.url()).to_owned();
+    let client = request.remote_addr().map(|addr| addr.ip());
+    let status = response.status;
+    let delivered = send(request, response);
+    log_request(client, &method, &path, status, delivered, started);
 }
 
 /// One line per request on stderr: time, client, method, path, status and
-/// duration. Only the path is logged: a query string may carry secrets, and
-/// headers (tokens) and bodies (passwords) are never logged.
-fn log_request(request: &Request, status: u16, started: Instant) {
-    let client = request
-        .remote_addr()
-        .map_or_else(|| "-".to_owned(), |addr| addr.ip().to_string());
+/// duration, and "(not delivered)" when the client was gone before the
+/// response was written. Only the path is logged: a query string may carry
+/// secrets, and headers (tokens) and bodies (passwords) are never logged.
+fn log_request(
+    client: Option<IpAddr>,
+    method: &Method,
+    path: &str,
+    status: u16,
+    delivered: bool,
+    started: Instant,
+) {
+    let client = client.map_or_else(|| "-".to_owned(), |ip| ip.to_string());
+    let note = if delivered { "" } else { " (not delivered)" };
     eprintln!(
-        "{} {client} {} {} {status} {:.1}ms",
+        "{} {client} {method} {path} {status} {:.1}ms{note}",
         time::now_rfc3339(),
-        request.method(),
-        http::path_of(request.url()),
         started.elapsed().as_secs_f64() * 1000.0,
     );
 }
@@ -323,10 +342,13 @@ fn log_request(request: &Request, status: u16, started: Instant) {
 /// set on a response), so the bytes come from [`http::encode`] and go out
 /// through `into_writer`, which still orders them after any earlier
 /// response on the same connection. A client that has gone away is not
-/// worth logging.
-fn send(request: Request, response: Response) {
+/// an error, only noted in the access log.
+fn send(request: Request, response: Response) -> bool {
     let head_only = *request.method() == Method::Head;
     let bytes = http::encode(&response, head_only, time::unix_now());
     let mut writer = request.into_writer();
-    let _ = writer.write_all(&bytes).and_then(|()| writer.flush());
+    writer
+        .write_all(&bytes)
+        .and_then(|()| writer.flush())
+        .is_ok()
 }

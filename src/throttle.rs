@@ -52,8 +52,18 @@ impl LoginThrottle {
     pub fn check(&self, account: &str, address: IpAddr) -> Result<(), u64> {
         let now = Instant::now();
         let wait = [
-            lock(&self.accounts).blocked_for(account, self.limits.per_account, self.limits.window, now),
-            lock(&self.addresses).blocked_for(&address, self.limits.per_address, self.limits.window, now),
+            lock(&self.accounts).blocked_for(
+                account,
+                self.limits.per_account,
+                self.limits.window,
+                now,
+            ),
+            lock(&self.addresses).blocked_for(
+                &address,
+                self.limits.per_address,
+                self.limits.window,
+                now,
+            ),
         ]
         .into_iter()
         .flatten()
@@ -101,7 +111,13 @@ impl<K> Default for Table<K> {
 }
 
 impl<K: Hash + Eq + Clone> Table<K> {
-    fn blocked_for<Q>(&self, key: &Q, limit: u32, window: Duration, now: Instant) -> Option<Duration>
+    fn blocked_for<Q>(
+        &self,
+        key: &Q,
+        limit: u32,
+        window: Duration,
+        now: Instant,
+    ) -> Option<Duration>
     where
         K: std::borrow::Borrow<Q>,
         Q: Hash + Eq + ?Sized,
@@ -113,7 +129,8 @@ impl<K: Hash + Eq + Clone> Table<K> {
 
     fn record(&mut self, key: K, window: Duration, now: Instant) {
         if self.entries.len() >= MAX_ENTRIES && !self.entries.contains_key(&key) {
-            self.entries.retain(|_, (_, started)| now < *started + window);
+            self.entries
+                .retain(|_, (_, started)| now < *started + window);
             if self.entries.len() >= MAX_ENTRIES {
                 // Still full of live entries: drop the oldest window.
                 let oldest = self

@@ -74,7 +74,11 @@ pub fn parse_rfc3339(text: &str) -> Option<i64> {
     let number = |part: &str| -> Option<i64> {
         (part.len() == 2 && part.bytes().all(|b| b.is_ascii_digit())).then(|| part.parse().ok())?
     };
-    let (hour, minute, second) = (number(&rest[0..2])?, number(&rest[3..5])?, number(&rest[6..8])?);
+    let (hour, minute, second) = (
+        number(&rest[0..2])?,
+        number(&rest[3..5])?,
+        number(&rest[6..8])?,
+    );
     if &rest[2..3] != ":" || &rest[5..6] != ":" || hour > 23 || minute > 59 || second > 60 {
         return None;
     }
@@ -182,8 +186,14 @@ mod tests {
     #[test]
     fn rfc3339_timestamps_parse_with_any_offset() {
         assert_eq!(parse_rfc3339("2026-11-22T09:34:56Z"), Some(1_795_340_096));
-        assert_eq!(parse_rfc3339("2026-11-22T10:34:56.250+01:00"), Some(1_795_340_096));
-        assert_eq!(parse_rfc3339("2026-11-22T04:34:56-05:00"), Some(1_795_340_096));
+        assert_eq!(
+            parse_rfc3339("2026-11-22T10:34:56.250+01:00"),
+            Some(1_795_340_096)
+        );
+        assert_eq!(
+            parse_rfc3339("2026-11-22T04:34:56-05:00"),
+            Some(1_795_340_096)
+        );
         assert_eq!(parse_rfc3339("1970-01-01T00:00:00Z"), Some(0));
         for bad in [
             "2026-11-22",

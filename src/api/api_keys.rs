@@ -30,7 +30,11 @@ struct CreatedKey {
 /// `POST /auth/api-keys` `{"name", "expires_at"?}`: 201 with the key.
 pub fn create(ctx: &mut Ctx, request: &mut Request) -> ApiResult {
     let user = ctx.authenticate_with_password_session(request)?;
-    let mut input = Input::new(http::read_json_object(request)?, &["name", "expires_at"], &[]);
+    let mut input = Input::new(
+        http::read_json_object(request)?,
+        &["name", "expires_at"],
+        &[],
+    );
     let name = input.name("name", TITLE_MAX_CHARS);
     if name.is_none() && !input.has_error("name") {
         input.error("name", "is required");
@@ -43,7 +47,10 @@ pub fn create(ctx: &mut Ctx, request: &mut Request) -> ApiResult {
                 None
             }
             None => {
-                input.error("expires_at", "must be an RFC 3339 timestamp like 2027-01-31T12:00:00Z");
+                input.error(
+                    "expires_at",
+                    "must be an RFC 3339 timestamp like 2027-01-31T12:00:00Z",
+                );
                 None
             }
         },
@@ -55,7 +62,8 @@ pub fn create(ctx: &mut Ctx, request: &mut Request) -> ApiResult {
     })?;
 
     let secret = auth::generate_api_key().map_err(ApiError::Internal)?;
-    let listed = store::api_keys::create(&ctx.db, user.id, &new_key, &secret.prefix, &secret.hash)?;
+    let listed =
+        store::api_keys::create(&mut ctx.db, user.id, &new_key, &secret.prefix, &secret.hash)?;
     Ok(Response::json(
         201,
         &CreatedKey {

@@ -150,16 +150,26 @@ pub fn change_password(ctx: &mut Ctx, request: &mut Request) -> ApiResult {
         &["current_password", "new_password"],
         &[],
     );
-    let current = required_text(&mut input, "current_password", true);
-    let new = required_text(&mut input, "new_password", true);
+    let current = required_text(&mut input, "current_password");
+    let new = required_text(&mut input, "new_password");
     if let Some(new) = &new {
         check_password_policy(&mut input, "new_password", new);
     }
     let (current, new) = input.finish((current.unwrap_or_default(), new.unwrap_or_default()))?;
     let found = store::users::credentials(&ctx.db, user.id)?
         .ok_or(ApiError::Unauthorized(AuthFailure::InvalidToken))?;
-    check_password(ctx, request, &account_key(user.id), &current, Some(&found.password_hash))?;
-    let hash = ctx.shared.passwords.hash(&new).map_err(ApiError::Internal)?;
+    check_password(
+        ctx,
+        request,
+        &account_key(user.id),
+        &current,
+        Some(&found.password_hash),
+    )?;
+    let hash = ctx
+        .shared
+        .passwords
+        .hash(&new)
+        .map_err(ApiError::Internal)?;
     store::users::change_password(&ctx.db, user.id, &hash)?;
     Ok(Response::no_content())
 }
@@ -178,11 +188,17 @@ pub fn logout(ctx: &mut Ctx, request: &mut Request) -> ApiResult {
 pub fn delete_me(ctx: &mut Ctx, request: &mut Request) -> ApiResult {
     let user = ctx.authenticate_with_password_session(request)?;
     let mut input = Input::new(http::read_json_object(request)?, &["password"], &[]);
-    let password = required_text(&mut input, "password", true);
+    let password = required_text(&mut input, "password");
     let password = input.finish(password.unwrap_or_default())?;
     let found = store::users::credentials(&ctx.db, user.id)?
         .ok_or(ApiError::Unauthorized(AuthFailure::InvalidToken))?;
-    check_password(ctx, request, &account_key(user.id), &password, Some(&found.password_hash))?;
+    check_password(
+        ctx,
+        request,
+        &account_key(user.id),
+        &password,
+        Some(&found.password_hash),
+    )?;
     store::users::delete(&ctx.db, user.id)?;
     Ok(Response::no_content())
 }
@@ -226,7 +242,9 @@ fn check_password(
 
 fn session(ctx: &Ctx, user: User, generation: i64, status: u16) -> ApiResult {
     let tokens = &ctx.shared.tokens;
-    let access_token = tokens.issue(user.id, generation).map_err(ApiError::Internal)?;
+    let access_token = tokens
+        .issue(user.id, generation)
+        .map_err(ApiError::Internal)?;
     Ok(Response::json(
         status,
         &Session {
@@ -245,9 +263,9 @@ fn read_login_json(request: &mut Request) -> Result<(String, String), ApiError> 
         &["username", "email", "password"],
         &[],
     );
-    let username = required_text(&mut input, "username", false);
-    let email = required_text(&mut input, "email", false);
-    let password = required_text(&mut input, "password", true);
+    let username = optional_string(&mut input, "username");
+    let email = optional_string(&mut input, "email");
+    let password = required_text(&mut input, "password");
     let login = match (username, email) {
         (Some(username), None) => username,
         (None, Some(email)) => email,
@@ -321,15 +339,22 @@ fn optional_text(input: &mut Input, field: &str) -> Option<String> {
     }
 }
 
-/// A string field for login: `required` means absence is an error here;
-/// otherwise the caller decides.
-fn required_text(input: &mut Input, field: &str, required: bool) -> Option<String> {
+/// A string field that must be present.
+fn required_text(input: &mut Input, field: &str) -> Option<String> {
     match input.string(field) {
         Field::Value(text) => Some(text),
-        Field::Absent | Field::Null if required => {
+        Field::Absent | Field::Null => {
             input.error(field, "is required");
             None
         }
+        Field::Invalid => None,
+    }
+}
+
+/// A string field that may be absent (or null); the caller decides.
+fn optional_string(input: &mut Input, field: &str) -> Option<String> {
+    match input.string(field) {
+        Field::Value(text) => Some(text),
         _ => None,
     }
 }

@@ -7,6 +7,7 @@
 
 pub mod api_keys;
 pub mod auth;
+pub mod docs;
 pub mod health;
 mod input;
 pub mod list;
@@ -33,6 +34,8 @@ pub struct Shared {
     pub tokens: Tokens,
     pub passwords: Passwords,
     pub throttle: LoginThrottle,
+    /// Where `/docs` loads Swagger UI from; `None` turns the docs off.
+    pub docs_assets_url: Option<String>,
 }
 
 /// A worker's context: its own database connection and the shared state.
@@ -74,12 +77,13 @@ impl Ctx {
     }
 
     fn caller(&self, request: &Request) -> Result<(User, Credential), ApiError> {
-        let presented = presented_credential(request).ok_or(ApiError::Unauthorized(AuthFailure::MissingToken))?;
+        let presented = presented_credential(request)
+            .ok_or(ApiError::Unauthorized(AuthFailure::MissingToken))?;
         let invalid = || ApiError::Unauthorized(AuthFailure::InvalidToken);
         if presented.starts_with(API_KEY_PREFIX) {
             let hash = hash_api_key(presented);
-            let (user, _key_id) =
-                store::api_keys::authenticate(&self.db, &hash, time::unix_now())?.ok_or_else(invalid)?;
+            let (user, _key_id) = store::api_keys::authenticate(&self.db, &hash, time::unix_now())?
+                .ok_or_else(invalid)?;
             return Ok((user, Credential::ApiKey));
         }
         let (user_id, generation) = self.shared.tokens.verify(presented).ok_or_else(invalid)?;

@@ -4,7 +4,7 @@
 
 use rusqlite::{OptionalExtension, Row, params};
 
-use super::{Db, StoreError};
+use super::{Db, StoreError, write_returning};
 use crate::model::{ApiKey, NewApiKey, User};
 use crate::time;
 
@@ -26,18 +26,19 @@ fn key_from_row(row: &Row<'_>) -> rusqlite::Result<ApiKey> {
 
 /// Stores a new key for `owner_id`, given its display prefix and hash.
 pub fn create(
-    db: &Db,
+    db: &mut Db,
     owner_id: i64,
     key: &NewApiKey,
     prefix: &str,
     key_hash: &[u8],
 ) -> Result<ApiKey, StoreError> {
-    let mut statement = db.conn.prepare_cached(&format!(
-        "INSERT INTO api_key (owner_id, name, prefix, key_hash, created_at, expires_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-         RETURNING {KEY_COLUMNS}"
-    ))?;
-    Ok(statement.query_row(
+    let created = write_returning(
+        db,
+        &format!(
+            "INSERT INTO api_key (owner_id, name, prefix, key_hash, created_at, expires_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+             RETURNING {KEY_COLUMNS}"
+        ),
         params![
             owner_id,
             key.name,
@@ -47,7 +48,8 @@ pub fn create(
             key.expires_at
         ],
         key_from_row,
-    )?)
+    )?;
+    created.ok_or_else(|| StoreError::Database("INSERT returned no row".to_owned()))
 }
 
 /// The owner's keys, oldest first. A user has a handful, so no paging.

@@ -16,10 +16,13 @@ pub mod tasks;
 pub mod users;
 
 use std::fmt;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 use std::time::Duration;
 
-use rusqlite::{Connection, ErrorCode, Transaction, TransactionBehavior};
+use rusqlite::{
+    Connection, ErrorCode, OptionalExtension, Params, Row, Transaction, TransactionBehavior,
+};
 
 /// How long a writer waits for another writer's lock before giving up with
 /// an error. Writes here take microseconds to a few milliseconds (one fsync),
@@ -63,6 +66,9 @@ pub enum StoreError {
     /// A row the write refers to does not exist for this owner; names what
     /// (`"project"`).
     NotFound(&'static str),
+    /// The database cannot take writes right now: the disk is full or the
+    /// file is read-only. Clears when the condition does.
+    Unavailable(String),
     /// Anything else: I/O, corruption, a lock held too long, a bug in SQL.
     Database(String),
 }
@@ -72,7 +78,9 @@ impl fmt::Display for StoreError {
         match self {
             StoreError::Conflict(what) => write!(f, "duplicate {what}"),
             StoreError::NotFound(what) => write!(f, "no such {what}"),
-            StoreError::Database(message) => f.write_str(message),
+            StoreError::Unavailable(message) | StoreError::Database(message) => {
+                f.write_str(message)
+            }
         }
     }
 }
@@ -81,7 +89,12 @@ impl std::error::Error for StoreError {}
 
 impl From<rusqlite::Error> for StoreError {
     fn from(error: rusqlite::Error) -> StoreError {
-        StoreError::Database(error.to_string())
+        match error.sqlite_error_code() {
+            Some(ErrorCode::DiskFull | ErrorCode::ReadOnly) => {
+                StoreError::Unavailable(error.to_string())
+            }
+            _ => StoreError::Database(error.to_string()),
+        }
     }
 }
 
@@ -89,6 +102,16 @@ impl Db {
     /// Opens (creating if needed) the database at `path` with the settings
     /// every connection must have. Does not migrate: see [`Db::migrate`].
     pub fn open(path: &Path) -> Result<Db, StoreError> {
+        // A new database is created readable by its owner only: it holds the
+        // token signing key and password hashes. SQLite gives the -wal and
+        // -shm files the same mode. An existing file keeps its mode.
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
+            .open(path)
+            .map_err(|error| StoreError::Database(format!("open {}: {error}", path.display())))?;
         let mut conn = Connection::open(path)
             .map_err(|error| StoreError::Database(format!("open {}: {error}", path.display())))?;
         conn.busy_handler(Some(wait_for_writer))?;
@@ -142,6 +165,31 @@ impl Db {
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?)
     }
+}
+
+/// Runs one `INSERT` or `UPDATE ... RETURNING` statement in its own write
+/// transaction, commits it, and returns the row it produced (if any).
+///
+/// Why not `query_row` alone: in autocommit mode SQLite commits when the
+/// statement is *reset*, and rusqlite resets it when the row is dropped,
+/// discarding any error. A commit that failed (a full disk, an I/O error)
+/// would pass for success, and the client would get a 2xx for a write that
+/// is not on disk. An explicit `COMMIT` reports its error.
+fn write_returning<T>(
+    db: &mut Db,
+    sql: &str,
+    params: impl Params,
+    from_row: impl FnOnce(&Row<'_>) -> rusqlite::Result<T>,
+) -> rusqlite::Result<Option<T>> {
+    let tx = db
+        .conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let row = tx
+        .prepare_cached(sql)?
+        .query_row(params, from_row)
+        .optional()?;
+    tx.commit()?;
+    Ok(row)
 }
 
 /// Whether an error is a FOREIGN KEY constraint violation.

@@ -10,7 +10,7 @@ use rusqlite::types::Value as SqlValue;
 use rusqlite::{OptionalExtension, Row, params, params_from_iter};
 
 use super::list::{self, Conditions};
-use super::{Db, StoreError, is_foreign_key_violation};
+use super::{Db, StoreError, is_foreign_key_violation, write_returning};
 use crate::model::{ListQuery, NewTask, Page, Task, TaskFilter, TaskPatch};
 use crate::time;
 
@@ -52,31 +52,31 @@ fn project_error(error: rusqlite::Error) -> StoreError {
 }
 
 /// Creates a task owned by `owner_id`.
-pub fn create(db: &Db, owner_id: i64, task: &NewTask) -> Result<Task, StoreError> {
-    // A single INSERT is its own transaction and takes the write lock at
-    // once, so it needs no BEGIN IMMEDIATE.
+pub fn create(db: &mut Db, owner_id: i64, task: &NewTask) -> Result<Task, StoreError> {
     let now = time::now_rfc3339();
-    let mut statement = db.conn.prepare_cached(&format!(
-        "INSERT INTO task (owner_id, project_id, title, description, due_date, completed,
-                           priority, created_at, updated_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8)
-         RETURNING {TASK_COLUMNS}"
-    ))?;
-    statement
-        .query_row(
-            params![
-                owner_id,
-                task.project_id,
-                task.title,
-                task.description,
-                task.due_date,
-                task.completed,
-                task.priority,
-                now
-            ],
-            task_from_row,
-        )
-        .map_err(project_error)
+    let created = write_returning(
+        db,
+        &format!(
+            "INSERT INTO task (owner_id, project_id, title, description, due_date, completed,
+                               priority, created_at, updated_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8)
+             RETURNING {TASK_COLUMNS}"
+        ),
+        params![
+            owner_id,
+            task.project_id,
+            task.title,
+            task.description,
+            task.due_date,
+            task.completed,
+            task.priority,
+            now
+        ],
+        task_from_row,
+    )
+    .map_err(project_error)?;
+    // An INSERT always returns its row.
+    created.ok_or_else(|| StoreError::Database("INSERT returned no row".to_owned()))
 }
 
 /// One page of the owner's tasks.
@@ -167,44 +167,45 @@ pub fn get(db: &Db, owner_id: i64, id: i64) -> Result<Option<Task>, StoreError> 
 
 /// Replaces every writable field of the owner's task `id` (`PUT`).
 pub fn replace(
-    db: &Db,
+    db: &mut Db,
     owner_id: i64,
     id: i64,
     task: &NewTask,
 ) -> Result<Option<Task>, StoreError> {
-    let mut statement = db.conn.prepare_cached(&format!(
-        "UPDATE task
-         SET project_id = ?3, title = ?4, description = ?5, due_date = ?6, completed = ?7,
-             priority = ?8, updated_at = ?9
-         WHERE id = ?1 AND owner_id = ?2
-         RETURNING {TASK_COLUMNS}"
-    ))?;
-    statement
-        .query_row(
-            params![
-                id,
-                owner_id,
-                task.project_id,
-                task.title,
-                task.description,
-                task.due_date,
-                task.completed,
-                task.priority,
-                time::now_rfc3339()
-            ],
-            task_from_row,
-        )
-        .optional()
-        .map_err(project_error)
+    write_returning(
+        db,
+        &format!(
+            "UPDATE task
+             SET project_id = ?3, title = ?4, description = ?5, due_date = ?6, completed = ?7,
+                 priority = ?8, updated_at = ?9
+             WHERE id = ?1 AND owner_id = ?2
+             RETURNING {TASK_COLUMNS}"
+        ),
+        params![
+            id,
+            owner_id,
+            task.project_id,
+            task.title,
+            task.description,
+            task.due_date,
+            task.completed,
+            task.priority,
+            time::now_rfc3339()
+        ],
+        task_from_row,
+    )
+    .map_err(project_error)
 }
 
 /// Changes the fields present in `patch` on the owner's task `id` (`PATCH`).
 ///
 /// The whole merge is one `UPDATE ... RETURNING`, built from the fields the
 /// patch names: no read-modify-write in Rust, so nothing another writer does
-/// in between can be overwritten with stale values.
+/// in between can be overwritten with stale values. (`sql` varies with the
+/// fields present; there are 64 combinations at most, so the statement
+/// cache stays small.)
 pub fn patch(
-    db: &Db,
+    db: &mut Db,
     owner_id: i64,
     id: i64,
     patch: &TaskPatch,
@@ -248,11 +249,7 @@ pub fn patch(
         "UPDATE task SET {} WHERE id = ?1 AND owner_id = ?2 RETURNING {TASK_COLUMNS}",
         set_clause.join(", ")
     );
-    let mut statement = db.conn.prepare_cached(&sql)?;
-    statement
-        .query_row(params_from_iter(values), task_from_row)
-        .optional()
-        .map_err(project_error)
+    write_returning(db, &sql, params_from_iter(values), task_from_row).map_err(project_error)
 }
 
 /// Deletes the owner's task `id`; `false` if they have no such task.

@@ -107,7 +107,9 @@ pub fn find_for_login(db: &Db, login: &str) -> Result<Option<Credentials>, Store
         "SELECT {USER_COLUMNS}, password_hash, token_generation
          FROM user WHERE username = ?1 OR email = ?1"
     ))?;
-    Ok(statement.query_row([login], credentials_from_row).optional()?)
+    Ok(statement
+        .query_row([login], credentials_from_row)
+        .optional()?)
 }
 
 /// The user with this id, with their password hash.

@@ -20,6 +20,20 @@ fn the_binary_prints_its_real_port_first_and_serves_there() {
 }
 
 #[test]
+fn a_new_database_is_readable_by_its_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("t.db");
+    let server = Binary::start(&db, &[], &[]);
+    assert_eq!(server.call("GET", "/healthz").send().status, 200);
+    for suffix in ["", "-wal", "-shm"] {
+        let path = format!("{}{suffix}", db.display());
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "{path}");
+    }
+}
+
+#[test]
 fn sigterm_and_sigint_stop_the_server_with_exit_code_0() {
     for signal in [libc::SIGTERM, libc::SIGINT] {
         let dir = tempfile::tempdir().unwrap();
@@ -189,4 +203,73 @@ fn running_out_of_file_descriptors_ends_in_a_logged_non_zero_exit() {
         log.iter().any(|line| line.contains("accept loop failed")),
         "{log:?}"
     );
+}
+
+#[test]
+fn when_the_disk_fills_up_every_acknowledged_write_is_still_there() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("t.db");
+    let mut command = binary_command(&["--addr", "127.0.0.1:0"], &[]);
+    command.arg("--db").arg(&db);
+    // Files may grow to 400 KB: the database fills up after a few dozen
+    // tasks. SIGXFSZ is ignored so that writes past the limit fail with
+    // EFBIG, as on a full disk, instead of killing the process.
+    // SAFETY: between fork and exec this calls only setrlimit and signal,
+    // both async-signal-safe.
+    unsafe {
+        command.pre_exec(|| {
+            let limit = libc::rlimit {
+                rlim_cur: 400_000,
+                rlim_max: 400_000,
+            };
+            libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+            if libc::setrlimit(libc::RLIMIT_FSIZE, &raw const limit) == 0 {
+                Ok(())
+            } else {
+                Err(std::io::Error::last_os_error())
+            }
+        });
+    }
+    let server = Binary::spawn(command);
+    let register = server
+        .call("POST", "/auth/register")
+        .json(json!({"username": "ann", "password": "password-ann"}));
+    let token = register.body["access_token"].as_str().unwrap().to_owned();
+
+    let mut acknowledged = Vec::new();
+    let mut refused = 0;
+    for n in 0..80 {
+        let description = format!("{n:>4}").repeat(2_000);
+        let reply = server
+            .call("POST", "/tasks")
+            .bearer(&token)
+            .json(json!({"title": format!("task {n}"), "description": description}));
+        match reply.status {
+            201 => acknowledged.push((reply.body["id"].as_i64().unwrap(), n)),
+            500 | 503 => refused += 1,
+            other => panic!("unexpected status {other}: {}", reply.text),
+        }
+    }
+    // No refusal means either that the limit never hit or that failed
+    // writes were acknowledged: both make this test worthless.
+    assert!(
+        refused > 0,
+        "no write was refused ({} acknowledged)",
+        acknowledged.len()
+    );
+    assert!(!acknowledged.is_empty());
+
+    // The server still answers, and every 201 is there with its content.
+    for (id, n) in acknowledged {
+        let task = server
+            .call("GET", &format!("/tasks/{id}"))
+            .bearer(&token)
+            .send();
+        assert_eq!(
+            task.status, 200,
+            "acknowledged task {id} is gone: {}",
+            task.text
+        );
+        assert_eq!(task.body["title"], format!("task {n}"));
+    }
 }

@@ -211,8 +211,14 @@ fn clients_that_keep_idle_connections_do_not_block_new_clients() {
     let app = TestApp::spawn();
     let addr = addr_of(&app);
     // Sixteen clients that would hold their connections open, idle, for as
-    // long as the server allows, as a browser does...
+    // long as the server allows, as a browser does. The server says
+    // `Connection: close`, so they close them: that is the policy at work.
     let held = burst(addr, 16, HEALTHZ);
+    assert!(
+        held.is_empty(),
+        "the server let {} connections stay open",
+        held.len()
+    );
     // ...and then new clients, in bursts, while those are held.
     let mut more_held = Vec::new();
     for _round in 0..5 {

@@ -8,6 +8,7 @@ mod connections;
 mod errors;
 mod lists;
 mod migrations;
+mod openapi;
 mod projects;
 mod server;
 mod support;

@@ -51,3 +51,32 @@ fn a_panicking_handler_gets_a_500_and_the_worker_serves_the_next_request() {
     assert_eq!(app.get("/panic").send().status, 500);
     assert_eq!(app.get("/healthz").send().status, 200);
 }
+
+/// The production router, except that `/slow` takes half a second.
+fn router_with_a_slow_route(ctx: &mut Ctx, request: &mut Request) -> ApiResult {
+    if request.url() == "/slow" {
+        std::thread::sleep(std::time::Duration::from_millis(500));
+        return Ok(taskapi::http::Response::no_content());
+    }
+    router::dispatch(ctx, request)
+}
+
+#[test]
+fn shutdown_answers_every_request_already_received() {
+    // One worker: while it serves /slow, three health checks wait in the
+    // queue; the shutdown comes while they wait.
+    let app = TestApp::spawn_with(1, router_with_a_slow_route);
+    std::thread::scope(|scope| {
+        let slow = scope.spawn(|| app.get("/slow").send());
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        let queued: Vec<_> = (0..3)
+            .map(|_| scope.spawn(|| app.get("/healthz").send()))
+            .collect();
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        app.stop();
+        assert_eq!(slow.join().unwrap().status, 204);
+        for reply in queued {
+            assert_eq!(reply.join().unwrap().status, 200);
+        }
+    });
+}

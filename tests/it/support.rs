@@ -22,7 +22,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 use taskapi::config::Config;
-use taskapi::server::{self, Handler, Server, ShutdownHandle};
+use taskapi::server::{self, Dispatcher, Server, ShutdownHandle};
 use tempfile::TempDir;
 use ureq::Agent;
 use ureq::http::Request;
@@ -56,7 +56,7 @@ impl TestApp {
     }
 
     /// A server with `workers` workers answering with `handler`.
-    pub fn spawn_with(workers: u64, handler: Handler) -> TestApp {
+    pub fn spawn_with(workers: u64, handler: Dispatcher) -> TestApp {
         TestApp::start(|config| config.workers = workers, handler)
     }
 
@@ -65,7 +65,7 @@ impl TestApp {
         TestApp::start(adjust, taskapi::router::dispatch)
     }
 
-    fn start(adjust: impl FnOnce(&mut Config), handler: Handler) -> TestApp {
+    fn start(adjust: impl FnOnce(&mut Config), handler: Dispatcher) -> TestApp {
         let dir = tempfile::tempdir().expect("create a temporary directory");
         let db_path = dir.path().join("taskapi.db");
         let mut config = Config {
@@ -109,6 +109,12 @@ impl TestApp {
             url: format!("{}{path}", self.base),
             headers: Vec::new(),
         }
+    }
+
+    /// Starts a graceful shutdown without waiting for it (dropping the app
+    /// waits).
+    pub fn stop(&self) {
+        self.shutdown.shutdown();
     }
 
     /// Registers `name` (password `password_of(name)`) and returns the session.

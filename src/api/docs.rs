@@ -1,0 +1,86 @@
+//! The API's own documentation: `GET /openapi.json`, the OpenAPI 3.1
+//! document kept in `docs/openapi.json` and compiled into the binary, and
+//! `GET /docs`, a Swagger UI page for it.
+//!
+//! The page loads Swagger UI's script and stylesheet from `assets_url`: a
+//! public CDN by default, as FastAPI does, or a self-hosted copy of the
+//! `swagger-ui-dist` package on machines without internet
+//! (`--docs-assets-url`). `--no-docs` turns both routes into 404s.
+
+use tiny_http::Request;
+
+use super::{ApiResult, Ctx};
+use crate::error::ApiError;
+use crate::http::Response;
+
+/// The OpenAPI document, exactly as in the repository.
+pub const OPENAPI_JSON: &str = include_str!("../../docs/openapi.json");
+
+/// Where `/docs` loads Swagger UI from unless configured otherwise.
+pub const DEFAULT_ASSETS_URL: &str = "https://cdn.jsdelivr.net/npm/swagger-ui-dist@5";
+
+/// `GET /openapi.json`.
+pub fn openapi(ctx: &mut Ctx, _request: &mut Request) -> ApiResult {
+    enabled(ctx)?;
+    let mut response = Response::no_content();
+    response.status = 200;
+    response.set_header("Content-Type", "application/json");
+    response.body = OPENAPI_JSON.as_bytes().to_vec();
+    Ok(response)
+}
+
+/// `GET /docs`: the Swagger UI page.
+pub fn page(ctx: &mut Ctx, _request: &mut Request) -> ApiResult {
+    let assets = enabled(ctx)?;
+    let mut response = Response::no_content();
+    response.status = 200;
+    response.set_header("Content-Type", "text/html; charset=utf-8");
+    response.body = swagger_page(assets).into_bytes();
+    Ok(response)
+}
+
+/// The configured assets URL, or a 404 when the docs are turned off.
+fn enabled(ctx: &Ctx) -> Result<&str, ApiError> {
+    ctx.shared
+        .docs_assets_url
+        .as_deref()
+        .ok_or_else(|| ApiError::NotFound("the API documentation is turned off".to_owned()))
+}
+
+/// The HTML of the Swagger UI page. The token Swagger UI obtains through
+/// Authorize stays in that browser tab: `persistAuthorization` is off.
+fn swagger_page(assets_url: &str) -> String {
+    let assets = html_attribute(assets_url.trim_end_matches('/'));
+    format!(
+        r##"<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>taskapi - API documentation</title>
+<link rel="stylesheet" href="{assets}/swagger-ui.css">
+</head>
+<body>
+<div id="swagger-ui"></div>
+<script src="{assets}/swagger-ui-bundle.js"></script>
+<script>
+window.ui = SwaggerUIBundle({{
+  url: "/openapi.json",
+  dom_id: "#swagger-ui",
+  deepLinking: true,
+  presets: [SwaggerUIBundle.presets.apis],
+}});
+</script>
+</body>
+</html>
+"##
+    )
+}
+
+/// Escapes text for a double-quoted HTML attribute.
+fn html_attribute(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('"', "&quot;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}

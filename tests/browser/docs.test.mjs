@@ -1,0 +1,160 @@
+// The Swagger UI page at /docs, end to end in headless Chromium:
+// open /docs, Authorize with a registered user's username and password
+// (the OAuth2 password flow against POST /auth/login), then execute
+// POST /tasks and GET /tasks from the page and check the statuses it shows.
+//
+// The machine has no internet, so this script serves npm's swagger-ui-dist
+// itself and points the server's --docs-assets-url at it. It starts the
+// taskapi binary on a free port and a temporary database, and stops
+// everything it started, whatever happens.
+//
+//   TASKAPI_BIN=target/debug/taskapi node tests/browser/docs.test.mjs
+//
+// Environment: TASKAPI_BIN (default ../../target/debug/taskapi from here),
+// SCREENSHOT (default ../../target/browser/docs.png), CHROMIUM
+// (default /usr/bin/chromium).
+
+import { spawn } from 'node:child_process';
+import { mkdtempSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import http from 'node:http';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const binary = process.env.TASKAPI_BIN ?? path.join(here, '../../target/debug/taskapi');
+const screenshot = process.env.SCREENSHOT ?? path.join(here, '../../target/browser/docs.png');
+const chromiumPath = process.env.CHROMIUM ?? '/usr/bin/chromium';
+const overallLimitMs = 120_000;
+
+const cleanups = [];
+async function cleanUp() {
+  for (const cleanup of cleanups.reverse()) {
+    try { await cleanup(); } catch { /* best effort */ }
+  }
+}
+const watchdog = setTimeout(async () => {
+  console.error(`FAIL: the browser test did not finish within ${overallLimitMs / 1000} s`);
+  await cleanUp();
+  process.exit(1);
+}, overallLimitMs);
+
+// Serves swagger-ui-dist's files (flat directory, a few types).
+function serveAssets() {
+  const directory = path.join(here, 'node_modules/swagger-ui-dist');
+  const types = { '.js': 'text/javascript', '.css': 'text/css', '.png': 'image/png', '.html': 'text/html' };
+  const server = http.createServer((request, response) => {
+    const name = path.basename(new URL(request.url, 'http://x').pathname);
+    try {
+      const body = readFileSync(path.join(directory, name));
+      response.writeHead(200, { 'Content-Type': types[path.extname(name)] ?? 'application/octet-stream' });
+      response.end(body);
+    } catch {
+      response.writeHead(404).end();
+    }
+  });
+  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => {
+    cleanups.push(() => new Promise((done) => server.close(done)));
+    resolve(`http://127.0.0.1:${server.address().port}`);
+  }));
+}
+
+// Starts taskapi and resolves with its base URL from the first stderr line.
+function startServer(assetsUrl) {
+  const directory = mkdtempSync(path.join(tmpdir(), 'taskapi-browser-'));
+  cleanups.push(() => rmSync(directory, { recursive: true, force: true }));
+  const child = spawn(binary, [
+    '--addr', '127.0.0.1:0',
+    '--db', path.join(directory, 'taskapi.db'),
+    '--docs-assets-url', assetsUrl,
+  ], { stdio: ['ignore', 'ignore', 'pipe'] });
+  cleanups.push(() => child.kill('SIGTERM'));
+  return new Promise((resolve, reject) => {
+    const lines = createInterface({ input: child.stderr });
+    lines.once('line', (line) => {
+      const match = /^taskapi listening on (http:\/\/\S+)$/.exec(line);
+      if (match) resolve(match[1]); else reject(new Error(`unexpected first line: ${line}`));
+      lines.on('line', () => {}); // keep draining the access log
+    });
+    child.once('exit', (code) => reject(new Error(`taskapi exited with ${code}`)));
+  });
+}
+
+// Expands an operation, clicks "Try it out", optionally sets the body,
+// executes, and returns the status Swagger UI shows.
+async function execute(page, method, apiPath, body) {
+  const operation = page.locator(`.opblock-${method}`)
+    .filter({ has: page.locator(`.opblock-summary-path[data-path="${apiPath}"]`) })
+    .first();
+  await operation.locator('.opblock-summary').first().click();
+  await operation.getByRole('button', { name: 'Try it out' }).click();
+  if (body !== undefined) {
+    await operation.locator('textarea.body-param__text').fill(JSON.stringify(body));
+  }
+  await operation.getByRole('button', { name: 'Execute' }).click();
+  const status = operation.locator('.live-responses-table .response-col_status').first();
+  await status.waitFor();
+  return (await status.innerText()).trim();
+}
+
+async function main() {
+  const assetsUrl = await serveAssets();
+  const base = await startServer(assetsUrl);
+
+  const username = 'swagger-user';
+  const password = 'a password typed into Swagger UI';
+  const registered = await fetch(`${base}/auth/register`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ username, password }),
+  });
+  if (registered.status !== 201) throw new Error(`register: ${registered.status}`);
+
+  const browser = await chromium.launch({
+    executablePath: chromiumPath,
+    headless: true,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run',
+      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+  cleanups.push(() => browser.close());
+  const page = await browser.newPage({ viewport: { width: 1280, height: 2000 } });
+  page.setDefaultTimeout(15_000);
+  await page.goto(`${base}/docs`);
+  await page.locator('.swagger-ui .info .title').waitFor();
+
+  // Authorize: the OAuth2 password flow posts the form to /auth/login.
+  await page.locator('.auth-wrapper .btn.authorize').click();
+  const dialog = page.locator('.dialog-ux');
+  await dialog.locator('#oauth_username').fill(username);
+  await dialog.locator('#oauth_password').fill(password);
+  const oauth = dialog.locator('.auth-container').filter({ has: page.locator('#oauth_username') });
+  await oauth.getByRole('button', { name: 'Authorize' }).click();
+  await oauth.getByRole('button', { name: 'Logout' }).waitFor();
+  await dialog.getByRole('button', { name: 'Close' }).first().click();
+
+  const created = await execute(page, 'post', '/tasks', { title: 'Made in Swagger UI', priority: 2 });
+  if (created !== '201') throw new Error(`POST /tasks showed ${created}, expected 201`);
+  const listed = await execute(page, 'get', '/tasks');
+  if (listed !== '200') throw new Error(`GET /tasks showed ${listed}, expected 200`);
+  const listBody = await page.locator('.opblock-get')
+    .filter({ has: page.locator('.opblock-summary-path[data-path="/tasks"]') })
+    .first().locator('.live-responses-table .response-col_description').first().innerText();
+  if (!listBody.includes('Made in Swagger UI')) throw new Error('GET /tasks did not show the new task');
+
+  mkdirSync(path.dirname(screenshot), { recursive: true });
+  await page.screenshot({ path: screenshot, fullPage: false });
+  console.log(`ok: authorized in Swagger UI, POST /tasks 201, GET /tasks 200; screenshot ${screenshot}`);
+}
+
+try {
+  await main();
+  clearTimeout(watchdog);
+  await cleanUp();
+} catch (error) {
+  console.error(`FAIL: ${error.stack ?? error}`);
+  clearTimeout(watchdog);
+  await cleanUp();
+  process.exit(1);
+}
