@@ -1,9 +1,14 @@
 //! Fills a database with realistic data for benchmarks: a user `bench`
-//! (password `password-bench`) owning `--tasks` tasks spread over
-//! `--projects` projects, plus `--users - 1` other users.
+//! (password `password-bench`) owning `--bench-tasks` tasks spread over
+//! `--projects` projects, and `--users - 1` other users sharing the rest of
+//! `--tasks` tasks. The defaults give one user with 100,000 tasks in 100
+//! projects (the list benchmark); `bench/run.sh` seeds 1,000 users,
+//! 100,000 tasks and a `bench` user with 50 tasks in one project.
 //!
 //! ```sh
-//! cargo run --release --example seed -- --db /tmp/bench.db --tasks 100000 --projects 100
+//! cargo run --release --example seed -- --db /tmp/bench.db
+//! cargo run --release --example seed -- --db /tmp/bench.db \
+//!     --users 1000 --tasks 100000 --bench-tasks 50 --projects 1
 //! ```
 //!
 //! This is benchmark tooling, not part of the server: it writes rows with
@@ -19,6 +24,7 @@ use taskapi::store::Db;
 fn main() {
     let mut db_path = PathBuf::from("bench.db");
     let (mut users, mut tasks, mut projects) = (1i64, 100_000i64, 100i64);
+    let mut bench_tasks = None;
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
         let value = args
@@ -34,6 +40,7 @@ fn main() {
             "--users" => users = number().max(1),
             "--tasks" => tasks = number(),
             "--projects" => projects = number(),
+            "--bench-tasks" => bench_tasks = Some(number()),
             _ => panic!("unknown flag {flag}"),
         }
     }
@@ -67,18 +74,26 @@ fn main() {
         )
         .expect("insert a project");
     }
+    let bench_tasks = bench_tasks.unwrap_or(tasks).min(tasks);
     {
         let mut insert = tx
             .prepare(
                 "INSERT INTO task (owner_id, project_id, title, description, due_date, completed,
                                    priority, created_at, updated_at)
-                 VALUES (1, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)",
+                 VALUES (?8, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)",
             )
             .expect("prepare");
         for n in 0..tasks {
-            // One task in ten has no project and one in five no due date;
-            // three in ten are done; priorities 0-9.
-            let project = (projects > 0 && n % 10 != 0).then(|| n % projects + 1);
+            // The first `bench_tasks` belong to bench, the rest to the other
+            // users in turn. One of bench's tasks in ten has no project and
+            // one task in five no due date; three in ten are done;
+            // priorities 0-9.
+            let (owner, is_bench) = if n < bench_tasks || users == 1 {
+                (1, true)
+            } else {
+                (2 + (n - bench_tasks) % (users - 1), false)
+            };
+            let project = (is_bench && projects > 0 && n % 10 != 0).then(|| n % projects + 1);
             let due = (n % 5 != 0)
                 .then(|| format!("{}-{:02}-{:02}", 2025 + n % 3, n % 12 + 1, n % 28 + 1));
             insert
@@ -89,14 +104,15 @@ fn main() {
                     due,
                     n % 10 < 3,
                     n * 31 % 10,
-                    now
+                    now,
+                    owner
                 ])
                 .expect("insert a task");
         }
     }
     tx.commit().expect("commit");
     eprintln!(
-        "seeded {} with {users} users, {projects} projects and {tasks} tasks for user bench",
+        "seeded {}: {users} users, {tasks} tasks; bench has {bench_tasks} tasks in {projects} projects",
         db_path.display()
     );
 }

@@ -68,12 +68,13 @@ impl Input {
         }
     }
 
-    /// An integer field; `1.5`, `1e3` and numbers beyond 64 bits are errors.
+    /// An integer field. As in JSON Schema, `3.0` and `3e0` are the integer
+    /// 3; `1.5` and numbers beyond 64 bits are errors.
     pub fn integer(&mut self, field: &str) -> Field<i64> {
         match self.object.remove(field) {
             None => Field::Absent,
             Some(Value::Null) => Field::Null,
-            Some(Value::Number(number)) => match number.as_i64() {
+            Some(Value::Number(number)) => match whole_number(&number) {
                 Some(value) => Field::Value(value),
                 None => self.wrong_type(field, "must be a whole number within 64 bits"),
             },
@@ -131,6 +132,21 @@ impl Input {
     }
 }
 
+/// A JSON number as an i64 if it is a whole number that fits.
+///
+/// serde_json keeps integer literals that fit in 64 bits exactly and turns
+/// everything else into an f64. A float counts only below 2^53, where every
+/// whole number is exact: beyond it, `-9223372036854775809` would round to
+/// a value that fits and be silently changed.
+fn whole_number(number: &serde_json::Number) -> Option<i64> {
+    if let Some(value) = number.as_i64() {
+        return Some(value);
+    }
+    const EXACT: f64 = 9_007_199_254_740_992.0; // 2^53
+    let float = number.as_f64()?;
+    (float.fract() == 0.0 && float.abs() < EXACT).then_some(float as i64)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -150,6 +166,19 @@ mod tests {
         assert_eq!(input.string("b"), Field::Null);
         assert_eq!(input.string("c"), Field::Absent);
         assert!(input.finish(()).is_ok());
+    }
+
+    #[test]
+    fn whole_floats_are_integers_and_fractions_are_not() {
+        let mut input = input(
+            json!({"a": 3.0, "b": 1.5, "c": 1e300, "d": -2, "e": -9_223_372_036_854_775_809.0}),
+            &["a", "b", "c", "d", "e"],
+        );
+        assert_eq!(input.integer("a"), Field::Value(3));
+        assert_eq!(input.integer("b"), Field::Invalid);
+        assert_eq!(input.integer("c"), Field::Invalid);
+        assert_eq!(input.integer("d"), Field::Value(-2));
+        assert_eq!(input.integer("e"), Field::Invalid);
     }
 
     #[test]

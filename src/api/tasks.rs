@@ -20,6 +20,14 @@ use crate::time;
 pub(super) const TITLE_MAX_CHARS: usize = 200;
 pub(super) const DESCRIPTION_MAX_CHARS: usize = 10_000;
 
+/// Priorities fit in 32 bits: ample for ordering, and exact in every JSON
+/// client (JavaScript numbers are exact only up to 2^53).
+const PRIORITY_RANGE: std::ops::RangeInclusive<i64> = -2_147_483_648..=2_147_483_647;
+
+/// The largest id a body may carry: 2^53 - 1, the largest integer every
+/// JSON client represents exactly. SQLite hands out ids far below it.
+const MAX_SAFE_INTEGER: i64 = 9_007_199_254_740_991;
+
 /// The writable fields; `is_completed` is an input alias of `completed`.
 const WRITABLE: &[&str] = &[
     "project_id",
@@ -190,7 +198,7 @@ fn read_patch(request: &mut Request) -> Result<TaskPatch, ApiError> {
 /// problems are recorded in `input`.
 fn read_fields(input: &mut Input) -> TaskPatch {
     let project_id = match input.integer("project_id") {
-        Field::Value(id) if id > 0 => Some(Some(id)),
+        Field::Value(id) if (1..=MAX_SAFE_INTEGER).contains(&id) => Some(Some(id)),
         Field::Value(_) => {
             input.error(
                 "project_id",
@@ -232,7 +240,14 @@ fn read_fields(input: &mut Input) -> TaskPatch {
     };
 
     let priority = match input.integer("priority") {
-        Field::Value(priority) => Some(priority),
+        Field::Value(priority) if PRIORITY_RANGE.contains(&priority) => Some(priority),
+        Field::Value(_) => {
+            input.error(
+                "priority",
+                "must be a whole number from -2147483648 to 2147483647",
+            );
+            None
+        }
         Field::Null => {
             input.error("priority", "must be a whole number, not null");
             None

@@ -89,12 +89,12 @@ async function execute(page, method, apiPath, body) {
     .filter({ has: page.locator(`.opblock-summary-path[data-path="${apiPath}"]`) })
     .first();
   await operation.locator('.opblock-summary').first().click();
-  await operation.getByRole('button', { name: 'Try it out' }).click();
+  await operation.locator('button.try-out__btn').click();
   if (body !== undefined) {
     await operation.locator('textarea.body-param__text').fill(JSON.stringify(body));
   }
-  await operation.getByRole('button', { name: 'Execute' }).click();
-  const status = operation.locator('.live-responses-table .response-col_status').first();
+  await operation.locator('button.execute').click();
+  const status = operation.locator('.live-responses-table tr.response .response-col_status').first();
   await status.waitFor();
   return (await status.innerText()).trim();
 }
@@ -121,6 +121,11 @@ async function main() {
   cleanups.push(() => browser.close());
   const page = await browser.newPage({ viewport: { width: 1280, height: 2000 } });
   page.setDefaultTimeout(15_000);
+  if (process.env.DEBUG_BROWSER) {
+    page.on('request', (r) => console.error('>>', r.method(), r.url(), r.postData() ?? ''));
+    page.on('response', async (r) => console.error('<<', r.status(), r.url()));
+    page.on('console', (m) => console.error('console:', m.text()));
+  }
   await page.goto(`${base}/docs`);
   await page.locator('.swagger-ui .info .title').waitFor();
 
@@ -129,10 +134,12 @@ async function main() {
   const dialog = page.locator('.dialog-ux');
   await dialog.locator('#oauth_username').fill(username);
   await dialog.locator('#oauth_password').fill(password);
-  const oauth = dialog.locator('.auth-container').filter({ has: page.locator('#oauth_username') });
-  await oauth.getByRole('button', { name: 'Authorize' }).click();
-  await oauth.getByRole('button', { name: 'Logout' }).waitFor();
-  await dialog.getByRole('button', { name: 'Close' }).first().click();
+  const oauth = dialog.locator('.auth-container', { hasText: 'OAuth2Password' });
+  // Swagger UI labels these buttons for screen readers ("Apply
+  // credentials"), so they are found by their visible text.
+  await oauth.locator('button.authorize', { hasText: 'Authorize' }).click();
+  await oauth.locator('button', { hasText: 'Logout' }).waitFor();
+  await dialog.locator('button.close-modal').click();
 
   const created = await execute(page, 'post', '/tasks', { title: 'Made in Swagger UI', priority: 2 });
   if (created !== '201') throw new Error(`POST /tasks showed ${created}, expected 201`);
@@ -140,7 +147,7 @@ async function main() {
   if (listed !== '200') throw new Error(`GET /tasks showed ${listed}, expected 200`);
   const listBody = await page.locator('.opblock-get')
     .filter({ has: page.locator('.opblock-summary-path[data-path="/tasks"]') })
-    .first().locator('.live-responses-table .response-col_description').first().innerText();
+    .first().locator('.live-responses-table tr.response .response-col_description').first().innerText();
   if (!listBody.includes('Made in Swagger UI')) throw new Error('GET /tasks did not show the new task');
 
   mkdirSync(path.dirname(screenshot), { recursive: true });
