@@ -19,6 +19,10 @@ pub const DEFAULT_LIMIT: u32 = 50;
 /// The largest `limit`; asking for more is a 422, never a silent cap.
 pub const MAX_LIMIT: u32 = 500;
 
+/// The largest `offset`: 2^53 - 1, the largest integer every JSON client
+/// (and the OpenAPI document) handles exactly; far beyond any real table.
+pub const MAX_OFFSET: u64 = 9_007_199_254_740_991;
+
 /// The parameters every list takes, besides its own filters.
 const PAGING: &[&str] = &["limit", "offset", "sort"];
 
@@ -81,7 +85,14 @@ impl Query {
         };
         let offset = match self.get("offset") {
             None => 0,
-            Some(text) => parse_number(text, "offset")?,
+            Some(text) => match parse_number(text, "offset")? {
+                offset if offset <= MAX_OFFSET => offset,
+                _ => {
+                    return Err(ApiError::BadRequest(format!(
+                        "query parameter offset must be at most {MAX_OFFSET}"
+                    )));
+                }
+            },
         };
         Ok((limit, offset))
     }

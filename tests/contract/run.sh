@@ -52,8 +52,8 @@ token=$(curl -sf -X POST "$base/auth/register" -H 'Content-Type: application/jso
   --header "Authorization: Bearer $token" \
   --checks all \
   --seed 20261122 \
-  --max-examples "${CONTRACT_EXAMPLES:-20}" \
-  --max-time "${CONTRACT_MAX_SECONDS:-180}" \
+  --max-examples "${CONTRACT_EXAMPLES:-15}" \
+  --max-time "${CONTRACT_MAX_SECONDS:-120}" \
   --exclude-operation-id logout \
   --exclude-operation-id changePassword \
   --exclude-operation-id deleteMe \
