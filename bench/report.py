@@ -29,6 +29,8 @@ def main():
         f"Machine: {machine}. Load: `{load}` per scenario, on loopback.",
         f"taskapi idle RSS after start: {int(idle_rss) / 1024:.1f} MiB; 5xx responses during the run: {errors_5xx}.",
         f"Ratio: req/s relative to `{BASELINE}` measured in the same run.",
+        "Socket read errors on the hello server under `Connection: close` are wrk",
+        "counting the server closing each connection, as it was asked to.",
         "",
         "| scenario | req/s | p50 | p99 | RSS peak | ratio | errors |",
         "|---|---:|---:|---:|---:|---:|---|",

@@ -41,6 +41,7 @@ fn run() -> Result<(), String> {
     // with the default action.
     let mut signals = Signals::new([SIGINT, SIGTERM])
         .map_err(|error| format!("installing signal handlers: {error}"))?;
+    sys::tune_allocator();
     let open_files_limit = sys::raise_open_files_limit();
     let server = server::start(&config)?;
     // Scripts and tests read this first line to learn the real port.
