@@ -77,8 +77,9 @@ impl Response {
 /// The bytes of `response` as an HTTP/1.1 message that closes the
 /// connection, dated `now` (seconds since the epoch).
 ///
-/// - `Date` (RFC 9110 §6.6.1) and `Connection: close` come first, then the
-///   response's own headers, then `Content-Length`.
+/// - `Date` (RFC 9110 §6.6.1), `Connection: close` and
+///   `X-Content-Type-Options: nosniff` come first, then the response's own
+///   headers, then `Content-Length`.
 /// - A 204 has neither `Content-Length` nor a body (RFC 9110 §8.6, §15.3.5).
 /// - `head_only` (a `HEAD` request) keeps the `Content-Length` the `GET` would
 ///   have had and sends no body (RFC 9110 §9.3.2).
@@ -88,9 +89,12 @@ pub fn encode(response: &Response, head_only: bool, now: i64) -> Vec<u8> {
     let status = response.status;
     let mut head = String::with_capacity(160);
     // Writing into a String cannot fail.
+    // `nosniff`: a browser must never treat a JSON body as HTML or script
+    // (OWASP's header advice for APIs).
     let _ = write!(
         head,
-        "HTTP/1.1 {status} {}\r\nDate: {}\r\nConnection: close\r\n",
+        "HTTP/1.1 {status} {}\r\nDate: {}\r\nConnection: close\r\n\
+         X-Content-Type-Options: nosniff\r\n",
         reason_phrase(status),
         time::http_date(now)
     );

@@ -64,13 +64,16 @@ pub fn create(ctx: &mut Ctx, request: &mut Request) -> ApiResult {
     let secret = auth::generate_api_key().map_err(ApiError::Internal)?;
     let listed =
         store::api_keys::create(&mut ctx.db, user.id, &new_key, &secret.prefix, &secret.hash)?;
-    Ok(Response::json(
+    let mut response = Response::json(
         201,
         &CreatedKey {
             listed,
             key: secret.key,
         },
-    ))
+    );
+    // The key is in this body and nowhere else: no cache may keep it.
+    response.set_header("Cache-Control", "no-store");
+    Ok(response)
 }
 
 /// `GET /auth/api-keys`: the caller's keys, without their secrets.

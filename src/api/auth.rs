@@ -245,7 +245,7 @@ fn session(ctx: &Ctx, user: User, generation: i64, status: u16) -> ApiResult {
     let access_token = tokens
         .issue(user.id, generation)
         .map_err(ApiError::Internal)?;
-    Ok(Response::json(
+    let mut response = Response::json(
         status,
         &Session {
             access_token,
@@ -253,7 +253,11 @@ fn session(ctx: &Ctx, user: User, generation: i64, status: u16) -> ApiResult {
             expires_in: tokens.ttl_seconds(),
             user,
         },
-    ))
+    );
+    // A response carrying a credential must not be stored by any cache
+    // (RFC 6749 §5.1).
+    response.set_header("Cache-Control", "no-store");
+    Ok(response)
 }
 
 /// A JSON login: `{"username": ..., "password": ...}` or with `email`.

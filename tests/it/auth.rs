@@ -251,3 +251,34 @@ fn me_requires_a_token() {
     reply.assert_problem(401);
     assert_eq!(reply.header("WWW-Authenticate"), Some("Bearer"));
 }
+
+#[test]
+fn responses_carrying_credentials_are_not_cacheable_and_nothing_is_sniffed() {
+    let app = TestApp::spawn();
+    let registered = app
+        .post("/auth/register")
+        .json(json!({"username": "ann", "password": "password-ann"}));
+    let logged_in = app
+        .post("/auth/login")
+        .form("username=ann&password=password-ann");
+    let token = logged_in.body["access_token"].as_str().unwrap().to_owned();
+    let key = app
+        .post("/auth/api-keys")
+        .bearer(&token)
+        .json(json!({"name": "cron"}));
+    for reply in [&registered, &logged_in, &key] {
+        assert_eq!(
+            reply.header("Cache-Control"),
+            Some("no-store"),
+            "{}",
+            reply.text
+        );
+    }
+    for reply in [
+        &registered,
+        &app.get("/healthz").send(),
+        &app.get("/nope").send(),
+    ] {
+        assert_eq!(reply.header("X-Content-Type-Options"), Some("nosniff"));
+    }
+}

@@ -312,6 +312,7 @@ fn a_200_with_a_body_is_written_exactly() {
         "HTTP/1.1 200 OK\r\n\
          Date: Sun, 22 Nov 2026 09:34:56 GMT\r\n\
          Connection: close\r\n\
+         X-Content-Type-Options: nosniff\r\n\
          Content-Type: application/json\r\n\
          Content-Length: 15\r\n\
          \r\n\
@@ -328,6 +329,7 @@ fn a_204_is_written_without_content_length_or_body() {
         "HTTP/1.1 204 No Content\r\n\
          Date: Sun, 22 Nov 2026 09:34:56 GMT\r\n\
          Connection: close\r\n\
+         X-Content-Type-Options: nosniff\r\n\
          \r\n"
     );
     assert_eq!(strictly_parsed(&bytes, false).status, 204);
@@ -342,6 +344,7 @@ fn a_head_response_keeps_the_content_length_and_drops_the_body() {
         "HTTP/1.1 200 OK\r\n\
          Date: Sun, 22 Nov 2026 09:34:56 GMT\r\n\
          Connection: close\r\n\
+         X-Content-Type-Options: nosniff\r\n\
          Content-Type: application/json\r\n\
          Content-Length: 15\r\n\
          \r\n"
@@ -362,6 +365,7 @@ fn a_401_carries_its_challenge() {
             "HTTP/1.1 401 Unauthorized\r\n\
              Date: Sun, 22 Nov 2026 09:34:56 GMT\r\n\
              Connection: close\r\n\
+             X-Content-Type-Options: nosniff\r\n\
              Content-Type: application/problem+json\r\n\
              WWW-Authenticate: Bearer error=\"invalid_token\"\r\n\
              Content-Length: {}\r\n\
