@@ -5,6 +5,7 @@ mod accounts;
 mod auth;
 mod binary;
 mod connections;
+mod crash;
 mod errors;
 mod lists;
 mod migrations;
