@@ -1,7 +1,7 @@
 """Turns bench/run.sh's measurements into a Markdown table and an SVG chart.
 
 Usage (run.sh calls it):
-  report.py ROWS.tsv DATE MACHINE IDLE_RSS_KB ERRORS_5XX LOAD RESULTS.md CHART.svg
+  report.py ROWS.tsv DATE MACHINE IDLE_RSS_KB SUPERVISOR_RSS_KB ERRORS_5XX LOAD RESULTS.md CHART.svg
 
 ROWS.tsv has one line per scenario: name, req/s, p50, p99, peak RSS (kB),
 errors. Ratios are to "hello, Connection: close", the bare tiny_http server
@@ -15,7 +15,7 @@ BASELINE = "hello, Connection: close"
 
 
 def main():
-    rows_path, date, machine, idle_rss, errors_5xx, load, results_path, chart_path = sys.argv[1:9]
+    rows_path, date, machine, idle_rss, supervisor_rss, errors_5xx, load, results_path, chart_path = sys.argv[1:10]
     rows = []
     with open(rows_path) as rows_file:
         for line in rows_file:
@@ -27,7 +27,9 @@ def main():
         f"# Benchmark, {date}",
         "",
         f"Machine: {machine}. Load: `{load}` per scenario, on loopback.",
-        f"taskapi idle RSS after start: {int(idle_rss) / 1024:.1f} MiB; 5xx responses during the run: {errors_5xx}.",
+        f"taskapi idle RSS after start: {int(idle_rss) / 1024:.1f} MiB (server process), "
+        f"plus {int(supervisor_rss) / 1024:.1f} MiB (supervisor). 5xx responses during the run: {errors_5xx}.",
+        "RSS peak below is the server process's.",
         f"Ratio: req/s relative to `{BASELINE}` measured in the same run.",
         "Socket read errors on the hello server under `Connection: close` are wrk",
         "counting the server closing each connection, as it was asked to.",

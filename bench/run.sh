@@ -95,9 +95,13 @@ target/release/taskapi --addr 127.0.0.1:0 --db "$work/bench.db" \
   --login-max-failures 1000000 --login-max-failures-per-address 1000000 \
   2> "$work/taskapi.log" &
 pids+=($!)
-taskapi_pid=$!
+supervisor_pid=$!
 api=$(base_url "$work/taskapi.log")
+# taskapi runs as a supervisor and the server process it starts; the
+# server is the one under load.
+taskapi_pid=$(pgrep -P "$supervisor_pid" | head -1)
 idle_rss=$(awk '/^VmRSS/ {print $2}' "/proc/$taskapi_pid/status")
+supervisor_rss=$(awk '/^VmRSS/ {print $2}' "/proc/$supervisor_pid/status")
 token=$(curl -sf "$api/auth/login" -d username=bench -d password=password-bench \
   | sed 's/.*"access_token":"\([^"]*\)".*/\1/')
 task_id=$(curl -sf "$api/tasks?limit=1&offset=25" -H "Authorization: Bearer $token" \
@@ -131,6 +135,6 @@ run "login (argon2id)" "$taskapi_pid" "$api/auth/login" -s "$work/login.lua"
 errors_500=$(grep -c ' 5[0-9][0-9] ' "$work/taskapi.log" || true)
 machine="$(nproc) cores, $(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo), $(uname -sr)"
 date=$(date -u +%Y-%m-%d)
-python3 bench/report.py "$rows" "$date" "$machine" "$idle_rss" "$errors_500" \
+python3 bench/report.py "$rows" "$date" "$machine" "$idle_rss" "$supervisor_rss" "$errors_500" \
   "wrk -t$threads -c$connections -d$duration" bench/results.md docs/benchmark.svg
 cat bench/results.md

@@ -19,11 +19,13 @@
 //!   HTTP statuses and RFC 9457 problem bodies.
 //! - [`http`]: the response type, size-capped body reading, form and query
 //!   decoding.
-//! - [`time`] and [`sys`]: calendar arithmetic, and the socket option and
-//!   resource limit std lacks.
+//! - [`time`] and [`sys`]: calendar arithmetic, and the system calls std
+//!   lacks (the crate's only `unsafe`).
 //!
-//! `main.rs` only parses the configuration, starts the server, prints the
-//! listening line and turns SIGINT/SIGTERM into a graceful shutdown.
+//! `main.rs` only parses the configuration, then either supervises (binds,
+//! prints the listening line, runs [`supervisor`]) or, in the child process
+//! the supervisor starts, runs the server and turns SIGINT/SIGTERM into a
+//! graceful shutdown.
 
 pub mod api;
 pub mod auth;
@@ -34,6 +36,7 @@ pub mod model;
 pub mod router;
 pub mod server;
 pub mod store;
+pub mod supervisor;
 pub mod sys;
 pub mod throttle;
 pub mod time;

@@ -1,14 +1,17 @@
-//! The `taskapi` binary: configuration in, a running server out, and a clean
-//! exit on SIGINT or SIGTERM. Everything else lives in the library.
+//! The `taskapi` binary. It runs as two processes: the supervisor, which
+//! binds the port and restarts the server if it crashes, and the server
+//! itself (see `supervisor.rs` for why). Everything else lives in the
+//! library.
 
+use std::net::TcpListener;
 use std::process::ExitCode;
 use std::thread;
 use std::time::Duration;
 
 use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
-use taskapi::config::{self, Command};
-use taskapi::{server, sys};
+use taskapi::config::{self, Command, Config};
+use taskapi::{server, supervisor, sys};
 
 /// How long a graceful shutdown waits for requests in flight.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
@@ -35,28 +38,39 @@ fn run() -> Result<(), String> {
             return Ok(());
         }
     };
-
     // Signals are caught from here on, before the listening line: a SIGTERM
     // sent the moment a supervisor sees the server up must not kill it
     // with the default action.
-    let mut signals = Signals::new([SIGINT, SIGTERM])
+    let signals = Signals::new([SIGINT, SIGTERM])
         .map_err(|error| format!("installing signal handlers: {error}"))?;
-    sys::tune_allocator();
-    let open_files_limit = sys::raise_open_files_limit();
-    let server = server::start(&config)?;
-    // Scripts and tests read this first line to learn the real port.
-    eprintln!("taskapi listening on http://{}", server.addr());
-    if let Err(error) = open_files_limit {
-        eprintln!("could not raise the open-files limit: {error}");
+
+    if let Some(listener) = supervisor::inherited_listener()? {
+        return serve(&config, listener, signals);
     }
+    let listener = server::bind(&config.addr)?;
+    let addr = listener
+        .local_addr()
+        .map_err(|error| format!("reading the bound address: {error}"))?;
+    // Scripts and tests read this first line to learn the real port.
+    eprintln!("taskapi listening on http://{addr}");
     if let Some(warning) = config.warning() {
         eprintln!("{warning}");
     }
+    supervisor::run(&listener, signals)
+}
 
-    // The first SIGINT/SIGTERM starts a graceful shutdown; a second one
-    // (an impatient Ctrl-C) exits at once. Requests still running after
-    // `SHUTDOWN_GRACE` (a client trickling its body) are abandoned: what was
-    // acknowledged is already on disk.
+/// The server process: serves on the inherited listener until SIGINT or
+/// SIGTERM. The first signal starts a graceful shutdown; a second one (an
+/// impatient Ctrl-C) exits at once. Requests still running after
+/// `SHUTDOWN_GRACE` (a client trickling its body) are abandoned: what was
+/// acknowledged is already on disk.
+fn serve(config: &Config, listener: TcpListener, mut signals: Signals) -> Result<(), String> {
+    sys::tune_allocator();
+    if let Err(error) = sys::raise_open_files_limit() {
+        eprintln!("could not raise the open-files limit: {error}");
+    }
+    let server = server::start_on(listener, config, taskapi::router::dispatch)?;
+
     let shutdown = server.shutdown_handle();
     thread::spawn(move || {
         let mut received = signals.forever();

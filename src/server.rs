@@ -72,6 +72,24 @@ pub fn start(config: &Config) -> Result<Server, String> {
 /// Opens and migrates the database, binds the address, and starts
 /// `config.workers` threads that answer requests with `handler`.
 pub fn start_with(config: &Config, handler: Dispatcher) -> Result<Server, String> {
+    start_on(bind(&config.addr)?, config, handler)
+}
+
+/// Binds `addr` with `TCP_NODELAY`, which the sockets it accepts inherit.
+pub fn bind(addr: &str) -> Result<TcpListener, String> {
+    let listener =
+        TcpListener::bind(addr).map_err(|error| format!("cannot listen on {addr}: {error}"))?;
+    sys::set_nodelay(&listener).map_err(|error| format!("setting TCP_NODELAY: {error}"))?;
+    Ok(listener)
+}
+
+/// Like [`start_with`], on a listener that is already bound (the one the
+/// supervisor passes to its server process).
+pub fn start_on(
+    listener: TcpListener,
+    config: &Config,
+    handler: Dispatcher,
+) -> Result<Server, String> {
     let mut db = Db::open(&config.db_path).map_err(|error| error.to_string())?;
     db.migrate().map_err(|error| error.to_string())?;
     let secret = match &config.secret_key {
@@ -96,9 +114,6 @@ pub fn start_with(config: &Config, handler: Dispatcher) -> Result<Server, String
     // At most 1024 (see `config`), so this cannot truncate.
     let worker_count = config.workers as usize;
 
-    let listener = TcpListener::bind(&config.addr)
-        .map_err(|error| format!("cannot listen on {}: {error}", config.addr))?;
-    sys::set_nodelay(&listener).map_err(|error| format!("setting TCP_NODELAY: {error}"))?;
     let addr = listener
         .local_addr()
         .map_err(|error| format!("reading the bound address: {error}"))?;

@@ -85,3 +85,73 @@ pub fn tune_allocator() {
         }
     }
 }
+
+/// Lets `listener` survive `exec`, so the server process the supervisor
+/// starts inherits it (std opens every descriptor close-on-exec).
+pub fn make_inheritable(listener: &TcpListener) -> io::Result<()> {
+    // SAFETY: fcntl on a descriptor owned by `listener`, clearing its flags.
+    if unsafe { libc::fcntl(listener.as_raw_fd(), libc::F_SETFD, 0) } == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
+/// The listening socket a supervisor passed down as descriptor `fd`.
+///
+/// Only called with the number the supervisor put in the environment of
+/// the process it started, for the socket it made inheritable; the check
+/// below refuses anything that is not a listening TCP socket.
+pub fn inherited_listener(fd: i32) -> io::Result<TcpListener> {
+    let mut accepts: libc::c_int = 0;
+    let mut size = size_of::<libc::c_int>() as libc::socklen_t;
+    // SAFETY: getsockopt writes a c_int into `accepts`, whose size it gets.
+    let result = unsafe {
+        libc::getsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_ACCEPTCONN,
+            (&raw mut accepts).cast(),
+            &raw mut size,
+        )
+    };
+    if result != 0 || accepts == 0 {
+        return Err(io::Error::other(format!(
+            "descriptor {fd} is not a listening socket"
+        )));
+    }
+    // SAFETY: `fd` is an open listening socket that nothing else in this
+    // process owns: it came through exec from the supervisor.
+    Ok(unsafe { <TcpListener as std::os::fd::FromRawFd>::from_raw_fd(fd) })
+}
+
+/// Starts `command` so that it is killed if this process dies: a server
+/// process must never outlive its supervisor (it would keep the port and
+/// the database and answer no signal sent to the supervisor's pid).
+pub fn spawn_tied_to_parent(
+    command: &mut std::process::Command,
+) -> io::Result<std::process::Child> {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: between fork and exec the closure only calls prctl, which is
+    // async-signal-safe, and allocates nothing.
+    unsafe {
+        command.pre_exec(|| {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) == 0 {
+                Ok(())
+            } else {
+                Err(io::Error::last_os_error())
+            }
+        });
+    }
+    command.spawn()
+}
+
+/// Sends `signal` to process `pid` (a child of ours).
+pub fn send_signal(pid: u32, signal: i32) {
+    if let Ok(pid) = libc::pid_t::try_from(pid) {
+        // SAFETY: kill(2) with a valid signal number; at worst ESRCH.
+        unsafe {
+            libc::kill(pid, signal);
+        }
+    }
+}

@@ -273,3 +273,39 @@ fn when_the_disk_fills_up_every_acknowledged_write_is_still_there() {
         assert_eq!(task.body["title"], format!("task {n}"));
     }
 }
+
+#[test]
+fn a_request_that_crashes_the_server_process_is_followed_by_a_restart() {
+    use std::io::{Read, Write};
+    let dir = tempfile::tempdir().unwrap();
+    let server = Binary::start(&dir.path().join("t.db"), &[], &[]);
+    let register = server
+        .call("POST", "/auth/register")
+        .json(json!({"username": "ann", "password": "password-ann"}));
+    let token = register.body["access_token"].as_str().unwrap().to_owned();
+
+    // tiny_http tries to allocate the declared 10^14 bytes to drain them and
+    // the server process aborts (tiny_http issue #252).
+    let addr = server.base.trim_start_matches("http://");
+    let mut attacker = TcpStream::connect(addr).unwrap();
+    attacker
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: 100000000000000\r\n\r\n")
+        .unwrap();
+    attacker
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let _ = attacker.read(&mut [0; 512]);
+
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        match server.stderr.recv_timeout(left) {
+            Ok(line) if line.contains("starting a new one") => break,
+            Ok(_) => continue,
+            Err(_) => panic!("no restart was logged within 10 s"),
+        }
+    }
+    // The same port answers again, with the data and tokens of before.
+    let me = server.call("GET", "/auth/me").bearer(&token).send();
+    assert_eq!(me.status, 200, "{}", me.text);
+}
