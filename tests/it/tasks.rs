@@ -996,3 +996,75 @@ fn without_id(problem: &Value, id: i64) -> Value {
     problem["detail"] = Value::String(detail.replace(&id.to_string(), "{id}"));
     problem
 }
+
+#[test]
+fn sixteen_writers_doing_a_thousand_mixed_writes_each_leave_an_exact_state() {
+    // 16 workers, so 16 requests really write at once; SQLite serialises
+    // them and none may fail with SQLITE_BUSY (which would be a 500).
+    let app = TestApp::spawn_with(16, taskapi::router::dispatch);
+    let ann = app.register("ann");
+    let results: Vec<(i64, i64, i64)> = std::thread::scope(|scope| {
+        let writers: Vec<_> = (0..16)
+            .map(|writer| {
+                let (app, ann) = (&app, &ann);
+                scope.spawn(move || {
+                    let counter =
+                        app.create_task(ann, json!({"title": format!("counter {writer}")}));
+                    let counter_path = format!("/tasks/{}", counter["id"]);
+                    let (mut patches, mut created, mut deleted) = (0, 0, 0);
+                    let mut extras = Vec::new();
+                    for step in 0..1000 {
+                        let reply = match step % 10 {
+                            // One create and one delete in ten writes...
+                            3 => {
+                                let reply = app
+                                    .post("/tasks")
+                                    .bearer(&ann.token)
+                                    .json(json!({"title": format!("extra {writer}.{step}")}));
+                                extras.push(reply.body["id"].clone());
+                                created += 1;
+                                reply
+                            }
+                            7 if !extras.is_empty() => {
+                                let id = extras.remove(0);
+                                deleted += 1;
+                                app.delete(&format!("/tasks/{id}"))
+                                    .bearer(&ann.token)
+                                    .send()
+                            }
+                            // ...and eight PATCHes that step this writer's
+                            // counter task to its next value.
+                            _ => {
+                                patches += 1;
+                                app.patch(&counter_path)
+                                    .bearer(&ann.token)
+                                    .json(json!({"priority": patches}))
+                            }
+                        };
+                        assert!(
+                            reply.status < 300,
+                            "step {step}: {} {}",
+                            reply.status,
+                            reply.text
+                        );
+                    }
+                    let counter = app.get(&counter_path).bearer(&ann.token).send();
+                    assert_eq!(counter.body["priority"], patches, "writer {writer}");
+                    (patches, created, deleted)
+                })
+            })
+            .collect();
+        writers
+            .into_iter()
+            .map(|writer| writer.join().unwrap())
+            .collect()
+    });
+    let created: i64 = results.iter().map(|(_, created, _)| created).sum();
+    let deleted: i64 = results.iter().map(|(_, _, deleted)| deleted).sum();
+    let listed = app.get("/tasks?limit=1").bearer(&ann.token).send();
+    let expected_total = 16 + created - deleted;
+    assert_eq!(
+        listed.header("X-Total-Count"),
+        Some(expected_total.to_string().as_str())
+    );
+}
