@@ -51,12 +51,14 @@ fn run() -> Result<(), String> {
     let addr = listener
         .local_addr()
         .map_err(|error| format!("reading the bound address: {error}"))?;
-    // Scripts and tests read this first line to learn the real port.
-    eprintln!("taskapi listening on http://{addr}");
-    if let Some(warning) = config.warning() {
-        eprintln!("{warning}");
-    }
-    supervisor::run(&listener, signals)
+    supervisor::run(&listener, signals, || {
+        // Scripts and tests read this first line to learn the real port;
+        // it comes once the server answers.
+        eprintln!("taskapi listening on http://{addr}");
+        if let Some(warning) = config.warning() {
+            eprintln!("{warning}");
+        }
+    })
 }
 
 /// The server process: serves on the inherited listener until SIGINT or
@@ -70,6 +72,7 @@ fn serve(config: &Config, listener: TcpListener, mut signals: Signals) -> Result
         eprintln!("could not raise the open-files limit: {error}");
     }
     let server = server::start_on(listener, config, taskapi::router::dispatch)?;
+    supervisor::report_ready()?;
 
     let shutdown = server.shutdown_handle();
     thread::spawn(move || {
@@ -83,9 +86,15 @@ fn serve(config: &Config, listener: TcpListener, mut signals: Signals) -> Result
                 std::process::exit(0);
             });
         }
-        if received.next().is_some() {
-            eprintln!("second signal: exiting now");
-            std::process::exit(1);
+        // A second signal within a second is the same stop request arriving
+        // twice (systemd signals every process of the service, and the
+        // supervisor forwards its own copy); a later one is impatience.
+        let first = std::time::Instant::now();
+        for _ in received.by_ref() {
+            if first.elapsed() >= Duration::from_secs(1) {
+                eprintln!("second signal: exiting now");
+                std::process::exit(1);
+            }
         }
     });
 

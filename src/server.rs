@@ -256,7 +256,7 @@ fn watch_listener(identity: &ListenerIdentity, lifecycle: &Arc<Lifecycle>) {
 }
 
 /// Shuts down and marks the shutdown as a failure, so the process exits
-/// non-zero and a supervisor restarts it.
+/// non-zero (and the supervisor with it, for an outer one to see).
 fn fail(lifecycle: &Arc<Lifecycle>) {
     lifecycle.accept_failed.store(true, Ordering::SeqCst);
     ShutdownHandle {
@@ -280,8 +280,8 @@ fn work(lifecycle: &Arc<Lifecycle>, ctx: &mut Ctx, handler: Dispatcher) {
                 // shutdown, or tiny_http's accept loop died (it ends for good
                 // on its first `accept()` error, such as running out of file
                 // descriptors). In the second case no request will ever come
-                // again, so the process must exit non-zero and let its
-                // supervisor restart it, rather than stay up deaf.
+                // again, so the process must exit non-zero, rather than stay
+                // up deaf; the supervisor passes the failure on.
                 if !lifecycle.stopping.load(Ordering::SeqCst) {
                     eprintln!("accept loop failed: {error}; shutting down");
                     fail(lifecycle);

@@ -86,11 +86,11 @@ pub fn tune_allocator() {
     }
 }
 
-/// Lets `listener` survive `exec`, so the server process the supervisor
+/// Lets a descriptor survive `exec`, so the server process the supervisor
 /// starts inherits it (std opens every descriptor close-on-exec).
-pub fn make_inheritable(listener: &TcpListener) -> io::Result<()> {
-    // SAFETY: fcntl on a descriptor owned by `listener`, clearing its flags.
-    if unsafe { libc::fcntl(listener.as_raw_fd(), libc::F_SETFD, 0) } == 0 {
+pub fn make_inheritable(descriptor: &impl AsRawFd) -> io::Result<()> {
+    // SAFETY: fcntl on a descriptor owned by `descriptor`, clearing its flags.
+    if unsafe { libc::fcntl(descriptor.as_raw_fd(), libc::F_SETFD, 0) } == 0 {
         Ok(())
     } else {
         Err(io::Error::last_os_error())
@@ -132,18 +132,36 @@ pub fn spawn_tied_to_parent(
     command: &mut std::process::Command,
 ) -> io::Result<std::process::Child> {
     use std::os::unix::process::CommandExt;
-    // SAFETY: between fork and exec the closure only calls prctl, which is
-    // async-signal-safe, and allocates nothing.
+    // SAFETY: getpid cannot fail and touches no memory of ours.
+    let parent = unsafe { libc::getpid() };
+    // The child gets its own process group, so that a Ctrl-C in a terminal
+    // reaches only the supervisor, which passes it on once.
+    command.process_group(0);
+    // SAFETY: between fork and exec the closure only calls prctl and
+    // getppid, which are async-signal-safe, and allocates nothing.
     unsafe {
-        command.pre_exec(|| {
-            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) == 0 {
-                Ok(())
-            } else {
-                Err(io::Error::last_os_error())
+        command.pre_exec(move || {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong) != 0 {
+                return Err(io::Error::last_os_error());
             }
+            // The parent may have died before prctl: then nobody would kill us.
+            if libc::getppid() != parent {
+                return Err(io::Error::other("the supervisor is gone"));
+            }
+            Ok(())
         });
     }
     command.spawn()
+}
+
+/// Writes one byte to descriptor `fd`, inherited from the supervisor, and
+/// closes it: the server process's "ready" signal.
+pub fn signal_ready(fd: i32) -> io::Result<()> {
+    use std::io::Write;
+    // SAFETY: `fd` is the write end of a pipe the supervisor made
+    // inheritable for this process and nothing else here owns.
+    let mut pipe = unsafe { <std::fs::File as std::os::fd::FromRawFd>::from_raw_fd(fd) };
+    pipe.write_all(b"\n")
 }
 
 /// Sends `signal` to process `pid` (a child of ours).
