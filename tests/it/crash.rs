@@ -6,10 +6,9 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use rusqlite::Connection;
 use serde_json::json;
 
-use crate::support::{Binary, call};
+use crate::support::{Binary, assert_database_intact, call};
 
 /// What the writers were told: task id -> (title, highest acknowledged
 /// priority). A write in flight at the kill may or may not have landed, so
@@ -118,16 +117,5 @@ fn writes_acknowledged_before_a_sigkill_survive_it() {
     }
     drop(server);
 
-    let db = Connection::open(&db).unwrap();
-    let check: String = db
-        .query_row("PRAGMA integrity_check", [], |row| row.get(0))
-        .unwrap();
-    assert_eq!(check, "ok");
-    let violations = db
-        .prepare("PRAGMA foreign_key_check")
-        .unwrap()
-        .query_map([], |_| Ok(()))
-        .unwrap()
-        .count();
-    assert_eq!(violations, 0);
+    assert_database_intact(&db);
 }

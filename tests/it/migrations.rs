@@ -5,7 +5,7 @@ use rusqlite::{Connection, params};
 use serde_json::json;
 use taskapi::auth::{Passwords, Tokens};
 
-use crate::support::{Binary, binary_command};
+use crate::support::{Binary, assert_database_intact, binary_command};
 
 /// Migration 1 exactly as the first release applied it.
 const SCHEMA_V1: &str = include_str!("../../schema.sql");
@@ -91,17 +91,8 @@ fn a_version_1_database_upgrades_in_place_with_users_tasks_and_tokens_intact() {
         .query_row("PRAGMA user_version", [], |row| row.get(0))
         .unwrap();
     assert_eq!(version, 3);
-    let check: String = db
-        .query_row("PRAGMA integrity_check", [], |row| row.get(0))
-        .unwrap();
-    assert_eq!(check, "ok");
-    let violations = db
-        .prepare("PRAGMA foreign_key_check")
-        .unwrap()
-        .query_map([], |_| Ok(()))
-        .unwrap()
-        .count();
-    assert_eq!(violations, 0);
+    drop(db);
+    assert_database_intact(&path);
 }
 
 #[test]

@@ -7,7 +7,7 @@
 
 use serde_json::{Value, json};
 
-use crate::support::{Reply, Session, TestApp};
+use crate::support::{Reply, Session, TestApp, assert_stamps_in_order, is_rfc3339_utc_seconds};
 
 /// An id no test ever creates, for "does not exist" requests.
 const MISSING_ID: i64 = 999_999;
@@ -1308,27 +1308,6 @@ fn assert_project_shape(project: &Value) {
             "{stamp} {text:?} in {project}"
         );
     }
-}
-
-/// Asserts `updated_at` is not before `created_at`.
-#[track_caller]
-fn assert_stamps_in_order(project: &Value) {
-    let created = project["created_at"].as_str().expect("created_at");
-    let updated = project["updated_at"].as_str().expect("updated_at");
-    assert!(updated >= created, "{project}");
-}
-
-/// Whether `text` reads `YYYY-MM-DDTHH:MM:SSZ`.
-fn is_rfc3339_utc_seconds(text: &str) -> bool {
-    let bytes = text.as_bytes();
-    bytes.len() == 20
-        && bytes.iter().enumerate().all(|(index, byte)| match index {
-            4 | 7 => *byte == b'-',
-            10 => *byte == b'T',
-            13 | 16 => *byte == b':',
-            19 => *byte == b'Z',
-            _ => byte.is_ascii_digit(),
-        })
 }
 
 /// Asserts that `reply`, another user's request for project `id`, is a 404

@@ -419,3 +419,43 @@ fn read_lines(stderr: ChildStderr) -> (Option<String>, Receiver<String>) {
     let first = receiver.recv_timeout(Duration::from_secs(10)).ok();
     (first, receiver)
 }
+
+/// Asserts that a resource was not updated before it was created. Both
+/// stamps share one fixed-width format, so text order is time order.
+#[track_caller]
+pub fn assert_stamps_in_order(resource: &Value) {
+    let created = resource["created_at"].as_str().expect("created_at");
+    let updated = resource["updated_at"].as_str().expect("updated_at");
+    assert!(updated >= created, "{resource}");
+}
+
+/// Whether `text` reads `YYYY-MM-DDTHH:MM:SSZ`.
+pub fn is_rfc3339_utc_seconds(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    bytes.len() == 20
+        && bytes.iter().enumerate().all(|(index, byte)| match index {
+            4 | 7 => *byte == b'-',
+            10 => *byte == b'T',
+            13 | 16 => *byte == b':',
+            19 => *byte == b'Z',
+            _ => byte.is_ascii_digit(),
+        })
+}
+
+/// Asserts that the SQLite file at `path` passes `integrity_check` and has
+/// no foreign key violations. Run it with no server on the file.
+#[track_caller]
+pub fn assert_database_intact(path: &std::path::Path) {
+    let db = rusqlite::Connection::open(path).expect("open the database");
+    let check: String = db
+        .query_row("PRAGMA integrity_check", [], |row| row.get(0))
+        .expect("integrity_check");
+    assert_eq!(check, "ok");
+    let violations = db
+        .prepare("PRAGMA foreign_key_check")
+        .expect("foreign_key_check")
+        .query_map([], |_| Ok(()))
+        .expect("foreign_key_check rows")
+        .count();
+    assert_eq!(violations, 0, "foreign key violations");
+}

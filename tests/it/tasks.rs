@@ -8,7 +8,7 @@ use std::thread;
 
 use serde_json::{Value, json};
 
-use crate::support::{Reply, Session, TestApp};
+use crate::support::{Reply, Session, TestApp, assert_stamps_in_order, is_rfc3339_utc_seconds};
 
 // Success paths, route by route.
 
@@ -944,28 +944,6 @@ fn assert_task_shape(task: &Value) {
         let text = task[stamp].as_str().unwrap_or_default();
         assert!(is_rfc3339_utc_seconds(text), "{stamp} {text:?} in {task}");
     }
-}
-
-/// Asserts that a task was not updated before it was created. Both stamps
-/// share one fixed-width format, so text order is time order.
-#[track_caller]
-fn assert_stamps_in_order(task: &Value) {
-    let created = task["created_at"].as_str().expect("created_at");
-    let updated = task["updated_at"].as_str().expect("updated_at");
-    assert!(updated >= created, "{task}");
-}
-
-/// Whether `text` reads `YYYY-MM-DDTHH:MM:SSZ`.
-fn is_rfc3339_utc_seconds(text: &str) -> bool {
-    let bytes = text.as_bytes();
-    bytes.len() == 20
-        && bytes.iter().enumerate().all(|(index, byte)| match index {
-            4 | 7 => *byte == b'-',
-            10 => *byte == b'T',
-            13 | 16 => *byte == b':',
-            19 => *byte == b'Z',
-            _ => byte.is_ascii_digit(),
-        })
 }
 
 /// Asserts that `reply`, another user's request for `task`, is a 404 that
