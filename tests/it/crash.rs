@@ -1,6 +1,7 @@
 //! Nothing acknowledged is lost: the real binary under a write load is
-//! killed with SIGKILL at arbitrary moments, again and again; afterwards the
-//! database is intact and every write that got a 2xx is there.
+//! killed with SIGKILL at arbitrary moments, again and again, or stopped
+//! with SIGTERM; afterwards the database is intact and every write that got
+//! a 2xx is there.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -117,5 +118,57 @@ fn writes_acknowledged_before_a_sigkill_survive_it() {
     }
     drop(server);
 
+    assert_database_intact(&db);
+}
+
+#[test]
+fn sigterm_under_a_write_load_exits_0_and_keeps_every_acknowledged_write() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("t.db");
+    let mut server = Binary::start(&db, &["--workers", "4"], &[]);
+    let reply = server
+        .call("POST", "/auth/register")
+        .json(json!({"username": "ann", "password": "password-ann"}));
+    let token = reply.body["access_token"].as_str().unwrap().to_owned();
+
+    let stop = AtomicBool::new(false);
+    let mut acknowledged = Acknowledged::new();
+    std::thread::scope(|scope| {
+        let writers: Vec<_> = (0..8)
+            .map(|n| {
+                let (base, token, stop) = (&server.base, &token, &stop);
+                scope.spawn(move || writer(base, token, &format!("w{n}"), stop))
+            })
+            .collect();
+        std::thread::sleep(Duration::from_millis(300));
+        server.signal(libc::SIGTERM);
+        // Writers keep going until the server stops answering.
+        for writer in writers {
+            acknowledged.extend(writer.join().unwrap());
+        }
+        stop.store(true, Ordering::SeqCst);
+    });
+    assert_eq!(server.wait_for_exit(Duration::from_secs(10)), Some(0));
+    assert!(
+        acknowledged.len() > 8,
+        "too little load: {}",
+        acknowledged.len()
+    );
+
+    let server = Binary::start(&db, &[], &[]);
+    for (id, (title, priority)) in &acknowledged {
+        let task = server
+            .call("GET", &format!("/tasks/{id}"))
+            .bearer(&token)
+            .send();
+        assert_eq!(task.status, 200, "acknowledged task {id} is gone");
+        assert_eq!(&task.body["title"], title.as_str());
+        let stored = task.body["priority"].as_i64().unwrap();
+        assert!(
+            stored == *priority || stored == priority + 1,
+            "task {id}: {priority} vs {stored}"
+        );
+    }
+    drop(server);
     assert_database_intact(&db);
 }
