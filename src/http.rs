@@ -42,6 +42,15 @@ impl Response {
         }
     }
 
+    /// A 200 with a body that is already encoded, in `content_type`.
+    pub fn ok_bytes(content_type: &str, body: Vec<u8>) -> Response {
+        Response {
+            status: 200,
+            headers: vec![("Content-Type", content_type.to_owned())],
+            body,
+        }
+    }
+
     /// `201 Created` with a `Location` header pointing at the new resource.
     pub fn created<T: Serialize + ?Sized>(location: String, value: &T) -> Response {
         let mut response = Response::json(201, value);
@@ -63,14 +72,6 @@ impl Response {
         self.headers
             .retain(|(existing, _)| !existing.eq_ignore_ascii_case(name));
         self.headers.push((name, value.into()));
-    }
-
-    /// The value of a header set on this response.
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(existing, _)| existing.eq_ignore_ascii_case(name))
-            .map(|(_, value)| value.as_str())
     }
 }
 

@@ -156,15 +156,7 @@ pub fn change_password(ctx: &mut Ctx, request: &mut Request) -> ApiResult {
         check_password_policy(&mut input, "new_password", new);
     }
     let (current, new) = input.finish((current.unwrap_or_default(), new.unwrap_or_default()))?;
-    let found = store::users::credentials(&ctx.db, user.id)?
-        .ok_or(ApiError::Unauthorized(AuthFailure::InvalidToken))?;
-    check_password(
-        ctx,
-        request,
-        &account_key(user.id),
-        &current,
-        Some(&found.password_hash),
-    )?;
+    confirm_own_password(ctx, request, user.id, &current)?;
     let hash = ctx
         .shared
         .passwords
@@ -190,17 +182,28 @@ pub fn delete_me(ctx: &mut Ctx, request: &mut Request) -> ApiResult {
     let mut input = Input::new(http::read_json_object(request)?, &["password"], &[]);
     let password = required_text(&mut input, "password");
     let password = input.finish(password.unwrap_or_default())?;
-    let found = store::users::credentials(&ctx.db, user.id)?
+    confirm_own_password(ctx, request, user.id, &password)?;
+    store::users::delete(&ctx.db, user.id)?;
+    Ok(Response::no_content())
+}
+
+/// Checks that `password` is the signed-in user's own, under the login
+/// throttle (a password change and an account deletion re-confirm it).
+fn confirm_own_password(
+    ctx: &Ctx,
+    request: &Request,
+    user_id: i64,
+    password: &str,
+) -> Result<(), ApiError> {
+    let found = store::users::credentials(&ctx.db, user_id)?
         .ok_or(ApiError::Unauthorized(AuthFailure::InvalidToken))?;
     check_password(
         ctx,
         request,
-        &account_key(user.id),
-        &password,
+        &account_key(user_id),
+        password,
         Some(&found.password_hash),
-    )?;
-    store::users::delete(&ctx.db, user.id)?;
-    Ok(Response::no_content())
+    )
 }
 
 /// The throttle's name for an existing account.

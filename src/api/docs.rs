@@ -22,21 +22,19 @@ pub const DEFAULT_ASSETS_URL: &str = "https://cdn.jsdelivr.net/npm/swagger-ui-di
 /// `GET /openapi.json`.
 pub fn openapi(ctx: &mut Ctx, _request: &mut Request) -> ApiResult {
     enabled(ctx)?;
-    let mut response = Response::no_content();
-    response.status = 200;
-    response.set_header("Content-Type", "application/json");
-    response.body = OPENAPI_JSON.as_bytes().to_vec();
-    Ok(response)
+    Ok(Response::ok_bytes(
+        "application/json",
+        OPENAPI_JSON.as_bytes().to_vec(),
+    ))
 }
 
 /// `GET /docs`: the Swagger UI page.
 pub fn page(ctx: &mut Ctx, _request: &mut Request) -> ApiResult {
     let assets = enabled(ctx)?;
-    let mut response = Response::no_content();
-    response.status = 200;
-    response.set_header("Content-Type", "text/html; charset=utf-8");
-    response.body = swagger_page(assets).into_bytes();
-    Ok(response)
+    Ok(Response::ok_bytes(
+        "text/html; charset=utf-8",
+        swagger_page(assets).into_bytes(),
+    ))
 }
 
 /// The configured assets URL, or a 404 when the docs are turned off.

@@ -84,11 +84,6 @@ pub fn create(
     Ok(user)
 }
 
-/// The user with this id.
-pub fn get(db: &Db, id: i64) -> Result<Option<User>, StoreError> {
-    Ok(get_with_generation(db, id)?.map(|(user, _)| user))
-}
-
 /// The user with this id and their current token generation: a token is
 /// valid only if it was issued in that generation.
 pub fn get_with_generation(db: &Db, id: i64) -> Result<Option<(User, i64)>, StoreError> {
