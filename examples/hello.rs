@@ -21,7 +21,7 @@ fn main() {
     let workers: usize = args.next().and_then(|n| n.parse().ok()).unwrap_or(8);
 
     let listener = TcpListener::bind(&addr).expect("bind the address");
-    taskapi::sys::set_nodelay(&listener).expect("set TCP_NODELAY");
+    taskapi::sys::tune_listener(&listener).expect("set TCP_NODELAY and keepalive");
     let server = Arc::new(Server::from_listener(listener, None).expect("start tiny_http"));
     eprintln!("hello listening on http://{}", server.server_addr());
 

@@ -144,6 +144,42 @@ pub fn is_json(media_type: &str) -> bool {
         || (media_type.starts_with("application/") && media_type.ends_with("+json"))
 }
 
+/// The longest body tiny_http reads into memory itself, on its connection
+/// thread, before it queues the request (its `request.rs`).
+const PREREAD_BODY_BYTES: usize = 1024;
+
+/// Whether reading this request's body means waiting on the client's
+/// socket: a `Content-Length` over 1 KiB, a chunked body, or one sent only
+/// after `100 Continue`. Shorter bodies are already in memory when a worker
+/// gets the request. (A `Connection: upgrade` request's "body" is the raw
+/// connection, so it counts too.)
+pub fn body_is_streamed(request: &Request) -> bool {
+    let has = |name: &str| header(request, name).is_some();
+    let upgrade = header(request, "Connection")
+        .is_some_and(|value| value.to_ascii_lowercase().contains("upgrade"));
+    match request.body_length() {
+        Some(0) => upgrade,
+        Some(length) => length > PREREAD_BODY_BYTES || has("Expect") || upgrade,
+        // No length: chunked if `Transfer-Encoding` was sent, else no body.
+        None => has("Transfer-Encoding") || upgrade,
+    }
+}
+
+/// Reads and throws away whatever is left of the request body, a few KiB at
+/// a time, until the client has sent all of it or gone away.
+///
+/// tiny_http does the same when a request is dropped with its body unread,
+/// but into one buffer the size of the *declared* remainder: a client that
+/// really sends the gigabyte it declared would cost a gigabyte of memory.
+/// Discarding here first leaves tiny_http nothing to read. Only a client
+/// that disconnects short of a length in the terabytes still reaches that
+/// drain, which cannot allocate so much and aborts the process (a limit
+/// stated in the README; the supervisor restarts the server).
+pub fn discard_body(request: &mut Request) {
+    // An error means the client is gone: nothing is left to discard.
+    let _ = std::io::copy(request.as_reader(), &mut std::io::sink());
+}
+
 /// Reads the request body, refusing more than `MAX_BODY_BYTES`.
 ///
 /// A declared `Content-Length` over the cap is refused before a single body

@@ -21,7 +21,7 @@ use std::os::unix::fs::MetadataExt;
 use std::panic::{self, AssertUnwindSafe};
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
@@ -62,7 +62,53 @@ struct Lifecycle {
     workers: usize,
     stopping: AtomicBool,
     accept_failed: AtomicBool,
+    /// Handlers running on a request whose body is still on the wire.
+    uploads: Arc<Slots>,
+    /// Threads finishing such requests for the workers (see `finish_later`).
+    finishers: Arc<Slots>,
 }
+
+/// A counter of places, taken and given back without waiting: when none is
+/// free the caller does something else instead of queueing.
+struct Slots {
+    limit: usize,
+    taken: AtomicUsize,
+}
+
+/// One taken place; dropping it gives the place back.
+struct Slot(Arc<Slots>);
+
+impl Slots {
+    fn new(limit: usize) -> Arc<Slots> {
+        Arc::new(Slots {
+            limit,
+            taken: AtomicUsize::new(0),
+        })
+    }
+
+    fn take(self: &Arc<Self>) -> Option<Slot> {
+        self.taken
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |taken| {
+                (taken < self.limit).then_some(taken + 1)
+            })
+            .ok()
+            .map(|_| Slot(Arc::clone(self)))
+    }
+
+    fn taken(&self) -> usize {
+        self.taken.load(Ordering::SeqCst)
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.0.taken.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// How many threads may be finishing requests for the workers at once (see
+/// `finish_later`); beyond that a worker finishes its request itself.
+const MAX_FINISHERS: usize = 64;
 
 /// Starts the production server: `router::dispatch` behind every worker.
 pub fn start(config: &Config) -> Result<Server, String> {
@@ -75,11 +121,12 @@ pub fn start_with(config: &Config, handler: Dispatcher) -> Result<Server, String
     start_on(bind(&config.addr)?, config, handler)
 }
 
-/// Binds `addr` with `TCP_NODELAY`, which the sockets it accepts inherit.
+/// Binds `addr` with the TCP options the sockets it accepts inherit
+/// (`TCP_NODELAY`, keepalive: see `sys::tune_listener`).
 pub fn bind(addr: &str) -> Result<TcpListener, String> {
     let listener =
         TcpListener::bind(addr).map_err(|error| format!("cannot listen on {addr}: {error}"))?;
-    sys::set_nodelay(&listener).map_err(|error| format!("setting TCP_NODELAY: {error}"))?;
+    sys::tune_listener(&listener).map_err(|error| format!("setting TCP options: {error}"))?;
     Ok(listener)
 }
 
@@ -126,6 +173,10 @@ pub fn start_on(
         workers: worker_count,
         stopping: AtomicBool::new(false),
         accept_failed: AtomicBool::new(false),
+        // At most half the workers wait on slow request bodies, so the other
+        // half always serve everyone else (see `serve`).
+        uploads: Slots::new((worker_count / 2).max(1)),
+        finishers: Slots::new(MAX_FINISHERS),
     });
     // Open every worker's connection before spawning any thread, so a
     // database problem fails the start instead of one worker.
@@ -185,6 +236,11 @@ impl Server {
             if worker.join().is_err() {
                 eprintln!("a worker thread panicked outside a request");
             }
+        }
+        // Responses still being finished belong to requests received before
+        // the shutdown: wait for them too (`main` bounds the whole wait).
+        while self.lifecycle.finishers.taken() > 0 {
+            thread::sleep(Duration::from_millis(10));
         }
         if self.lifecycle.accept_failed.load(Ordering::SeqCst) {
             Err("the server stopped accepting connections".to_owned())
@@ -274,7 +330,7 @@ fn fail(lifecycle: &Arc<Lifecycle>) {
 fn work(lifecycle: &Arc<Lifecycle>, ctx: &mut Ctx, handler: Dispatcher) {
     loop {
         match lifecycle.http.recv() {
-            Ok(request) => serve(ctx, handler, request),
+            Ok(request) => serve(lifecycle, ctx, handler, request),
             Err(error) => {
                 // `recv()` fails in two cases: our own `unblock()` during
                 // shutdown, or tiny_http's accept loop died (it ends for good
@@ -293,28 +349,94 @@ fn work(lifecycle: &Arc<Lifecycle>, ctx: &mut Ctx, handler: Dispatcher) {
 }
 
 /// Answers one request and writes its access-log line.
-fn serve(ctx: &mut Ctx, handler: Dispatcher, mut request: Request) {
+///
+/// A request whose body is still on the wire (see `http::body_is_streamed`)
+/// is where a slow or hostile client can hold a worker: reading a body that
+/// trickles in a byte at a time takes as long as the client likes, and
+/// tiny_http lets us neither time the read out nor close the socket. Two
+/// rules keep such clients from starving everyone else:
+/// - at most half the workers run a handler on such a request at once; the
+///   next one gets a 503 with `Retry-After` without its body being read;
+/// - the worker never waits for what is left of such a body after the
+///   handler is done (a 413, a 401, a 503 may leave all of it unread): a
+///   separate thread discards it and sends the response (`finish_later`).
+///
+/// Requests without a body, or with one of at most 1 KiB (which tiny_http
+/// has read before queueing the request), never wait on the client.
+fn serve(lifecycle: &Lifecycle, ctx: &mut Ctx, handler: Dispatcher, mut request: Request) {
     let started = Instant::now();
-    // A panic in a handler is a bug, but it must cost one request, not the
-    // worker: catch it, roll back whatever transaction it left open, and
-    // answer 500. The default panic hook has already printed the message
-    // and location to stderr. `AssertUnwindSafe` is sound because nothing
-    // the handler touched outlives the request except `ctx.db`, which
-    // `reset_after_panic` returns to a clean state.
-    let outcome = panic::catch_unwind(AssertUnwindSafe(|| handler(ctx, &mut request)));
-    let response = match outcome {
+    if !http::body_is_streamed(&request) {
+        let response = answer(ctx, handler, &mut request);
+        finish(request, response, started);
+        return;
+    }
+    let response = match lifecycle.uploads.take() {
+        Some(_upload) => answer(ctx, handler, &mut request),
+        None => ApiError::Overloaded(
+            "too many requests are sending their bodies slowly; try again shortly".to_owned(),
+        )
+        .into_response(),
+    };
+    match lifecycle.finishers.take() {
+        Some(finisher) => finish_later(finisher, request, response, started),
+        // Sixty-four clients already hold finishing threads: this worker
+        // finishes the request itself, which slows only the workers.
+        None => {
+            http::discard_body(&mut request);
+            finish(request, response, started);
+        }
+    }
+}
+
+/// Runs the handler. A panic in a handler is a bug, but it must cost one
+/// request, not the worker: catch it, roll back whatever transaction it left
+/// open, and answer 500. The default panic hook has already printed the
+/// message and location to stderr. `AssertUnwindSafe` is sound because
+/// nothing the handler touched outlives the request except `ctx.db`, which
+/// `reset_after_panic` returns to a clean state.
+fn answer(ctx: &mut Ctx, handler: Dispatcher, request: &mut Request) -> Response {
+    match panic::catch_unwind(AssertUnwindSafe(|| handler(ctx, request))) {
         Ok(Ok(response)) => response,
         Ok(Err(error)) => error.into_response(),
         Err(_) => {
             ctx.db.reset_after_panic();
             ApiError::Internal("a handler panicked".to_owned()).into_response()
         }
-    };
+    }
+}
+
+/// Finishes a request with a streamed body on its own thread: discards what
+/// is left of the body, then sends the response and logs it. The thread is
+/// gone when the client has sent its body or left; `finisher` is its place
+/// among `MAX_FINISHERS`.
+fn finish_later(finisher: Slot, mut request: Request, response: Response, started: Instant) {
+    let spawned = thread::Builder::new()
+        .name("finish".to_owned())
+        .spawn(move || {
+            let _finisher = finisher;
+            http::discard_body(&mut request);
+            finish(request, response, started);
+        });
+    if let Err(error) = spawned {
+        // The closure, and the request in it, was dropped: tiny_http
+        // answered a bare 500.
+        eprintln!("spawning a thread to finish a request: {error}");
+    }
+}
+
+/// Sends the response and writes the access-log line.
+///
+/// Sending drops the request, and tiny_http drains what is left of a body
+/// then (see `http::discard_body`): for a client that declared a body of
+/// `u64::MAX` bytes and left, sizing that drain's buffer panics. The panic
+/// costs only this request, not the thread.
+fn finish(request: Request, response: Response, started: Instant) {
     let method = request.method().clone();
     let path = http::path_of(request.url()).to_owned();
     let client = request.remote_addr().map(|addr| addr.ip());
     let status = response.status;
-    let delivered = send(request, response);
+    let delivered =
+        panic::catch_unwind(AssertUnwindSafe(|| send(request, response))).unwrap_or(false);
     log_request(client, &method, &path, status, delivered, started);
 }
 

@@ -7,6 +7,7 @@ mod binary;
 mod connections;
 mod crash;
 mod errors;
+mod hostile;
 mod lists;
 mod migrations;
 mod openapi;
