@@ -66,8 +66,9 @@ pub enum StoreError {
     /// A row the write refers to does not exist for this owner; names what
     /// (`"project"`).
     NotFound(&'static str),
-    /// The database cannot take writes right now: the disk is full or the
-    /// file is read-only. Clears when the condition does.
+    /// The database cannot take writes right now: the disk is full, the
+    /// file or its file system is read-only, or the storage failed the
+    /// write. Nothing was changed, and it clears when the condition does.
     Unavailable(String),
     /// Anything else: I/O, corruption, a lock held too long, a bug in SQL.
     Database(String),
@@ -90,9 +91,17 @@ impl std::error::Error for StoreError {}
 impl From<rusqlite::Error> for StoreError {
     fn from(error: rusqlite::Error) -> StoreError {
         match error.sqlite_error_code() {
-            Some(ErrorCode::DiskFull | ErrorCode::ReadOnly) => {
-                StoreError::Unavailable(error.to_string())
-            }
+            // An I/O error is what a write to a file made read-only under a
+            // running server gets (EPERM, or EROFS once the file system is
+            // remounted read-only after errors): SQLite rolls the
+            // transaction back, and the next write works if the condition
+            // has cleared.
+            Some(
+                ErrorCode::DiskFull
+                | ErrorCode::ReadOnly
+                | ErrorCode::SystemIoFailure
+                | ErrorCode::CannotOpen,
+            ) => StoreError::Unavailable(error.to_string()),
             _ => StoreError::Database(error.to_string()),
         }
     }

@@ -80,3 +80,75 @@ fn shutdown_answers_every_request_already_received() {
         }
     });
 }
+
+/// Makes files immutable with `chattr +i` (which binds root too) and makes
+/// them writable again when dropped, also when the test fails.
+struct Immutable(Vec<std::path::PathBuf>);
+
+impl Immutable {
+    fn set(paths: Vec<std::path::PathBuf>) -> Immutable {
+        let status = std::process::Command::new("chattr")
+            .arg("+i")
+            .args(&paths)
+            .status()
+            .expect("run chattr");
+        assert!(status.success(), "chattr +i failed");
+        Immutable(paths)
+    }
+}
+
+impl Drop for Immutable {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("chattr")
+            .arg("-i")
+            .args(&self.0)
+            .status();
+    }
+}
+
+#[test]
+fn a_read_only_database_file_gets_503_and_the_server_recovers_when_it_is_writable() {
+    // Only root can set the immutable flag, and root ignores permission
+    // bits, so this needs root (CI runs as root); elsewhere it says so.
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("skipped: making a file read-only under a running server needs root");
+        return;
+    }
+    let app = TestApp::spawn();
+    let ann = app.register("ann");
+    app.create_task(&ann, json!({"title": "before"}));
+
+    // The database and its write-ahead log become read-only under the
+    // running server, as when an operator locks them or the file system is
+    // remounted read-only.
+    let wal = app.db_path.with_extension("db-wal");
+    let locked = Immutable::set(vec![app.db_path.clone(), wal]);
+    let refused = app
+        .post("/tasks")
+        .bearer(&ann.token)
+        .json(json!({"title": "while read-only"}));
+    let problem = refused.assert_problem(503);
+    assert_eq!(problem["detail"], "service unavailable");
+    assert!(!refused.text.contains("I/O"), "{}", refused.text);
+    let read = app.get("/tasks").bearer(&ann.token).send();
+    assert_eq!(read.status, 200, "reads go on: {}", read.text);
+
+    drop(locked);
+    let after = app
+        .post("/tasks")
+        .bearer(&ann.token)
+        .json(json!({"title": "after"}));
+    assert_eq!(after.status, 201, "{}", after.text);
+    let titles: Vec<String> = app
+        .get("/tasks")
+        .bearer(&ann.token)
+        .send()
+        .body
+        .as_array()
+        .expect("a list")
+        .iter()
+        .map(|task| task["title"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    assert_eq!(titles, ["before", "after"]);
+}
