@@ -151,7 +151,7 @@ pub fn start_on(
     db.migrate().map_err(|error| error.to_string())?;
     let secret = match &config.secret_key {
         Some(key) => key.clone(),
-        None => store::settings::signing_key(&mut db, Tokens::generate_secret)
+        None => store::settings::signing_key(&db, Tokens::generate_secret)
             .map_err(|error| format!("loading the token signing key: {error}"))?,
     };
     let shared = Arc::new(Shared {
@@ -192,7 +192,7 @@ pub fn start_on(
     // database problem fails the start instead of one worker.
     let mut contexts = Vec::with_capacity(worker_count);
     for _ in 0..worker_count {
-        let db = Db::open(&config.db_path).map_err(|error| error.to_string())?;
+        let db = db.connect_again().map_err(|error| error.to_string())?;
         contexts.push(Ctx {
             db,
             shared: Arc::clone(&shared),

@@ -62,8 +62,7 @@ pub fn create(ctx: &mut Ctx, request: &mut Request) -> ApiResult {
     })?;
 
     let secret = auth::generate_api_key().map_err(ApiError::Internal)?;
-    let listed =
-        store::api_keys::create(&mut ctx.db, user.id, &new_key, &secret.prefix, &secret.hash)?;
+    let listed = store::api_keys::create(&ctx.db, user.id, &new_key, &secret.prefix, &secret.hash)?;
     let mut response = Response::json(
         201,
         &CreatedKey {

@@ -93,7 +93,7 @@ pub fn register(ctx: &mut Ctx, request: &mut Request) -> ApiResult {
         .passwords
         .hash(&password)
         .map_err(ApiError::Internal)?;
-    let user = store::users::create(&mut ctx.db, username.as_deref(), email.as_deref(), &hash)
+    let user = store::users::create(&ctx.db, username.as_deref(), email.as_deref(), &hash)
         .map_err(|error| match error {
             StoreError::Conflict(field) => {
                 ApiError::Conflict(format!("that {field} is already taken"))

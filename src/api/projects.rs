@@ -24,7 +24,7 @@ const READ_ONLY: &[&str] = &["id", "task_count", "created_at", "updated_at"];
 pub fn create(ctx: &mut Ctx, request: &mut Request) -> ApiResult {
     let user = ctx.authenticate(request)?;
     let project = read_new_project(request)?;
-    let project = store::projects::create(&mut ctx.db, user.id, &project).map_err(name_taken)?;
+    let project = store::projects::create(&ctx.db, user.id, &project).map_err(name_taken)?;
     Ok(Response::created(
         format!("/projects/{}", project.id),
         &project,
@@ -66,7 +66,7 @@ pub fn get(ctx: &mut Ctx, request: &mut Request, id: i64) -> ApiResult {
 pub fn replace(ctx: &mut Ctx, request: &mut Request, id: i64) -> ApiResult {
     let user = ctx.authenticate(request)?;
     let project = read_new_project(request)?;
-    let project = store::projects::replace(&mut ctx.db, user.id, id, &project)
+    let project = store::projects::replace(&ctx.db, user.id, id, &project)
         .map_err(name_taken)?
         .ok_or(ApiError::not_found("project", id))?;
     Ok(Response::json(200, &project))
@@ -81,7 +81,7 @@ pub fn patch(ctx: &mut Ctx, request: &mut Request, id: i64) -> ApiResult {
         description: input.nullable_text("description", DESCRIPTION_MAX_CHARS),
     };
     let patch = input.finish(patch)?;
-    let project = store::projects::patch_project(&mut ctx.db, user.id, id, &patch)
+    let project = store::projects::patch_project(&ctx.db, user.id, id, &patch)
         .map_err(name_taken)?
         .ok_or(ApiError::not_found("project", id))?;
     Ok(Response::json(200, &project))

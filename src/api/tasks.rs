@@ -62,7 +62,7 @@ pub fn create(ctx: &mut Ctx, request: &mut Request) -> ApiResult {
 
 /// Stores a new task and answers 201; shared with `POST /projects/{id}/tasks`.
 pub fn insert(ctx: &mut Ctx, owner_id: i64, task: &NewTask) -> ApiResult {
-    let task = store::tasks::create(&mut ctx.db, owner_id, task)
+    let task = store::tasks::create(&ctx.db, owner_id, task)
         .map_err(project_not_found(task.project_id))?;
     Ok(Response::created(format!("/tasks/{}", task.id), &task))
 }
@@ -134,7 +134,7 @@ pub fn get(ctx: &mut Ctx, request: &mut Request, id: i64) -> ApiResult {
 pub fn replace(ctx: &mut Ctx, request: &mut Request, id: i64) -> ApiResult {
     let user = ctx.authenticate(request)?;
     let task = read_new_task(request)?;
-    let task = store::tasks::replace(&mut ctx.db, user.id, id, &task)
+    let task = store::tasks::replace(&ctx.db, user.id, id, &task)
         .map_err(project_not_found(task.project_id))?
         .ok_or(ApiError::not_found("task", id))?;
     Ok(Response::json(200, &task))
@@ -144,7 +144,7 @@ pub fn replace(ctx: &mut Ctx, request: &mut Request, id: i64) -> ApiResult {
 pub fn patch(ctx: &mut Ctx, request: &mut Request, id: i64) -> ApiResult {
     let user = ctx.authenticate(request)?;
     let patch = read_patch(request)?;
-    let task = store::tasks::patch(&mut ctx.db, user.id, id, &patch)
+    let task = store::tasks::patch(&ctx.db, user.id, id, &patch)
         .map_err(project_not_found(patch.project_id.flatten()))?
         .ok_or(ApiError::not_found("task", id))?;
     Ok(Response::json(200, &task))

@@ -4,7 +4,7 @@
 
 use rusqlite::{OptionalExtension, Row, params};
 
-use super::{Db, StoreError, write_returning};
+use super::{Db, StoreError, write_execute, write_returning};
 use crate::model::{ApiKey, NewApiKey, User};
 use crate::time;
 
@@ -26,7 +26,7 @@ fn key_from_row(row: &Row<'_>) -> rusqlite::Result<ApiKey> {
 
 /// Stores a new key for `owner_id`, given its display prefix and hash.
 pub fn create(
-    db: &mut Db,
+    db: &Db,
     owner_id: i64,
     key: &NewApiKey,
     prefix: &str,
@@ -48,6 +48,7 @@ pub fn create(
             key.expires_at
         ],
         key_from_row,
+        StoreError::from,
     )?;
     created.ok_or_else(|| StoreError::Database("INSERT returned no row".to_owned()))
 }
@@ -65,10 +66,12 @@ pub fn list(db: &Db, owner_id: i64) -> Result<Vec<ApiKey>, StoreError> {
 
 /// Revokes (deletes) the owner's key `id`; `false` if they have none such.
 pub fn delete(db: &Db, owner_id: i64, id: i64) -> Result<bool, StoreError> {
-    let mut statement = db
-        .conn
-        .prepare_cached("DELETE FROM api_key WHERE id = ?1 AND owner_id = ?2")?;
-    Ok(statement.execute([id, owner_id])? == 1)
+    let deleted = write_execute(
+        db,
+        "DELETE FROM api_key WHERE id = ?1 AND owner_id = ?2",
+        [id, owner_id],
+    )?;
+    Ok(deleted == 1)
 }
 
 /// How stale `last_used_at` may get before a use of the key rewrites it:
@@ -102,9 +105,11 @@ pub fn authenticate(db: &Db, key_hash: &[u8], now: i64) -> Result<Option<(User, 
         return Ok(None);
     };
     if last_used.is_none_or(|at| now - at >= LAST_USED_PRECISION_SECONDS) {
-        db.conn
-            .prepare_cached("UPDATE api_key SET last_used_at = ?2 WHERE id = ?1")?
-            .execute([key_id, now])?;
+        write_execute(
+            db,
+            "UPDATE api_key SET last_used_at = ?2 WHERE id = ?1",
+            [key_id, now],
+        )?;
     }
     Ok(Some((user, key_id)))
 }

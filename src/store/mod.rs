@@ -3,9 +3,10 @@
 //! no `rusqlite` type leaks out, so another backend (PostgreSQL) can later sit
 //! behind the same functions.
 //!
-//! Each worker thread owns one `Db`: SQLite in WAL mode lets any number of
-//! readers run beside one writer, so workers never share a connection and no
-//! lock in our code guards the database.
+//! Each worker thread owns one `Db`: its own connection for reads (SQLite in
+//! WAL mode lets any number of readers run beside one writer, and reads take
+//! no lock of ours) and a share of the process's one writing connection,
+//! through which writes are committed in groups (see `writer.rs`).
 
 pub mod api_keys;
 mod list;
@@ -14,15 +15,17 @@ pub mod projects;
 pub mod settings;
 pub mod tasks;
 pub mod users;
+mod writer;
 
 use std::fmt;
 use std::os::unix::fs::OpenOptionsExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
-use rusqlite::{
-    Connection, ErrorCode, OptionalExtension, Params, Row, Transaction, TransactionBehavior,
-};
+use rusqlite::{Connection, ErrorCode, OptionalExtension, Params, Row};
+
+use writer::Writer;
 
 /// How long a writer waits for another writer's lock before giving up with
 /// an error. Writes here take microseconds to a few milliseconds (one fsync),
@@ -34,7 +37,9 @@ const BUSY_RETRY: Duration = Duration::from_millis(1);
 
 /// SQLite's busy handler: called while another connection holds the write
 /// lock, with the number of times it was already called for this attempt;
-/// `true` means "try again".
+/// `true` means "try again". The server has one writing connection, so it
+/// only gets here when another process (the `sqlite3` shell, a backup)
+/// writes to the same file, or when a read has to wait for a checkpoint.
 ///
 /// This is `busy_timeout` with a steady 1 ms retry. SQLite's own busy
 /// timeout backs off up to 100 ms between retries, so under a steady write
@@ -53,9 +58,12 @@ fn wait_for_writer(attempts: i32) -> bool {
     true
 }
 
-/// One connection to the database, owned by one worker.
+/// A worker's access to the database: its own connection for reads, and
+/// the process's shared writer.
 pub struct Db {
     conn: Connection,
+    path: PathBuf,
+    writer: Arc<Writer>,
 }
 
 /// A failed database operation.
@@ -121,20 +129,21 @@ impl Db {
             .mode(0o600)
             .open(path)
             .map_err(|error| StoreError::Database(format!("open {}: {error}", path.display())))?;
-        let mut conn = Connection::open(path)
-            .map_err(|error| StoreError::Database(format!("open {}: {error}", path.display())))?;
-        conn.busy_handler(Some(wait_for_writer))?;
-        // WAL: readers never block the writer or each other.
-        // synchronous=FULL: every commit is fsynced before we answer 2xx, so an
-        // acknowledged write survives a crash or power loss (NORMAL could lose
-        // the last commits on power loss, though not on a process crash).
-        // foreign_keys: SQLite leaves them off unless asked, per connection.
-        conn.execute_batch(
-            "PRAGMA journal_mode = WAL;
-             PRAGMA synchronous = FULL;
-             PRAGMA foreign_keys = ON;",
-        )?;
-        Ok(Db { conn })
+        Ok(Db {
+            conn: connect(path)?,
+            path: path.to_owned(),
+            writer: Arc::new(Writer::new(connect(path)?)),
+        })
+    }
+
+    /// Another reading connection to the same database, sharing this one's
+    /// writer (one per worker).
+    pub fn connect_again(&self) -> Result<Db, StoreError> {
+        Ok(Db {
+            conn: connect(&self.path)?,
+            path: self.path.clone(),
+            writer: Arc::clone(&self.writer),
+        })
     }
 
     /// Brings the schema up to date; see `migrate.rs`. Run once at start-up,
@@ -162,43 +171,65 @@ impl Db {
         }
     }
 
-    /// Starts a write transaction with `BEGIN IMMEDIATE`.
-    ///
-    /// Any read-then-write must use this. A plain (deferred) transaction takes
-    /// the write lock only at its first write; if another connection wrote in
-    /// between, SQLite cannot upgrade it and fails with SQLITE_BUSY at once,
-    /// whatever the busy timeout. Taking the lock up front makes concurrent
-    /// writers queue on the busy timeout instead.
-    fn write(&mut self) -> Result<Transaction<'_>, StoreError> {
-        Ok(self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?)
+    /// Runs `job` as one write on the process's writing connection and
+    /// returns its result once it is committed (with others that arrived at
+    /// the same time: see `writer.rs`). An `Err` from `job` undoes its
+    /// changes.
+    pub(crate) fn write<T>(
+        &self,
+        job: impl FnOnce(&Connection) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        self.writer.write(job)
     }
 }
 
-/// Runs one `INSERT` or `UPDATE ... RETURNING` statement in its own write
-/// transaction, commits it, and returns the row it produced (if any).
+/// Opens one connection with the settings every connection must have.
+fn connect(path: &Path) -> Result<Connection, StoreError> {
+    let mut conn = Connection::open(path)
+        .map_err(|error| StoreError::Database(format!("open {}: {error}", path.display())))?;
+    conn.busy_handler(Some(wait_for_writer))?;
+    // WAL: readers never block the writer or each other.
+    // synchronous=FULL: every commit is fsynced before we answer 2xx, so an
+    // acknowledged write survives a crash or power loss (NORMAL could lose
+    // the last commits on power loss, though not on a process crash).
+    // foreign_keys: SQLite leaves them off unless asked, per connection.
+    conn.execute_batch(
+        "PRAGMA journal_mode = WAL;
+         PRAGMA synchronous = FULL;
+         PRAGMA foreign_keys = ON;",
+    )?;
+    Ok(conn)
+}
+
+/// Runs one statement that writes, as one write (see [`Db::write`]), and
+/// returns the number of rows it changed.
+fn write_execute(db: &Db, sql: &str, params: impl Params) -> Result<usize, StoreError> {
+    db.write(|conn| Ok(conn.prepare_cached(sql)?.execute(params)?))
+}
+
+/// Runs one `INSERT` or `UPDATE ... RETURNING` statement as one write (see
+/// [`Db::write`]) and returns the row it produced (if any).
 ///
-/// Why not `query_row` alone: in autocommit mode SQLite commits when the
-/// statement is *reset*, and rusqlite resets it when the row is dropped,
-/// discarding any error. A commit that failed (a full disk, an I/O error)
-/// would pass for success, and the client would get a 2xx for a write that
-/// is not on disk. An explicit `COMMIT` reports its error.
+/// Why not `query_row` alone, outside a transaction: in autocommit mode
+/// SQLite commits when the statement is *reset*, and rusqlite resets it when
+/// the row is dropped, discarding any error. A commit that failed (a full
+/// disk, an I/O error) would pass for success, and the client would get a
+/// 2xx for a write that is not on disk. The writer's explicit `COMMIT`
+/// reports its error. `map_error` turns the statement's own error (a
+/// constraint) into the caller's.
 fn write_returning<T>(
-    db: &mut Db,
+    db: &Db,
     sql: &str,
     params: impl Params,
     from_row: impl FnOnce(&Row<'_>) -> rusqlite::Result<T>,
-) -> rusqlite::Result<Option<T>> {
-    let tx = db
-        .conn
-        .transaction_with_behavior(TransactionBehavior::Immediate)?;
-    let row = tx
-        .prepare_cached(sql)?
-        .query_row(params, from_row)
-        .optional()?;
-    tx.commit()?;
-    Ok(row)
+    map_error: impl FnOnce(rusqlite::Error) -> StoreError,
+) -> Result<Option<T>, StoreError> {
+    db.write(|conn| {
+        conn.prepare_cached(sql)?
+            .query_row(params, from_row)
+            .optional()
+            .map_err(map_error)
+    })
 }
 
 /// Whether an error is a FOREIGN KEY constraint violation.

@@ -8,7 +8,7 @@ use rusqlite::types::Value as SqlValue;
 use rusqlite::{OptionalExtension, Row, params};
 
 use super::list::{self, Conditions};
-use super::{Db, StoreError, is_unique_violation};
+use super::{Db, StoreError, is_unique_violation, write_execute};
 use crate::model::{ListQuery, NewProject, Page, Project, ProjectFilter, ProjectPatch};
 use crate::time;
 
@@ -45,26 +45,26 @@ fn name_error(error: rusqlite::Error) -> StoreError {
 }
 
 /// Creates a project; a name the owner already uses is `Conflict`.
-pub fn create(db: &mut Db, owner_id: i64, project: &NewProject) -> Result<Project, StoreError> {
-    let tx = db.write()?;
-    let now = time::now_rfc3339();
-    let id: i64 = tx
-        .query_row(
-            "INSERT INTO project (owner_id, name, name_key, description, created_at, updated_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?5) RETURNING id",
-            params![
-                owner_id,
-                project.name,
-                name_key(&project.name),
-                project.description,
-                now
-            ],
-            |row| row.get(0),
-        )
-        .map_err(name_error)?;
-    let created = read(&tx, owner_id, id)?.ok_or(StoreError::NotFound("project"))?;
-    tx.commit()?;
-    Ok(created)
+pub fn create(db: &Db, owner_id: i64, project: &NewProject) -> Result<Project, StoreError> {
+    db.write(|tx| {
+        let now = time::now_rfc3339();
+        let id: i64 = tx
+            .query_row(
+                "INSERT INTO project (owner_id, name, name_key, description, created_at, updated_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?5) RETURNING id",
+                params![
+                    owner_id,
+                    project.name,
+                    name_key(&project.name),
+                    project.description,
+                    now
+                ],
+                |row| row.get(0),
+            )
+            .map_err(name_error)?;
+        let created = read(tx, owner_id, id)?.ok_or(StoreError::NotFound("project"))?;
+        Ok(created)
+    })
 }
 
 /// One page of the owner's projects.
@@ -124,7 +124,7 @@ fn read(
 
 /// Replaces the name and description of the owner's project `id` (`PUT`).
 pub fn replace(
-    db: &mut Db,
+    db: &Db,
     owner_id: i64,
     id: i64,
     project: &NewProject,
@@ -138,46 +138,48 @@ pub fn replace(
 
 /// Changes the fields present in `patch` (`PATCH`).
 pub fn patch_project(
-    db: &mut Db,
+    db: &Db,
     owner_id: i64,
     id: i64,
     patch: &ProjectPatch,
 ) -> Result<Option<Project>, StoreError> {
-    let tx = db.write()?;
-    // `COALESCE(?, name)` keeps the name when the patch has none; the
-    // description needs an explicit flag, since null is a value it can take.
-    let changed = tx
-        .execute(
-            "UPDATE project
-             SET name = COALESCE(?3, name),
-                 name_key = COALESCE(?4, name_key),
-                 description = CASE WHEN ?5 THEN ?6 ELSE description END,
-                 updated_at = ?7
-             WHERE id = ?1 AND owner_id = ?2",
-            params![
-                id,
-                owner_id,
-                patch.name,
-                patch.name.as_deref().map(name_key),
-                patch.description.is_some(),
-                patch.description.clone().flatten(),
-                time::now_rfc3339()
-            ],
-        )
-        .map_err(name_error)?;
-    if changed == 0 {
-        return Ok(None);
-    }
-    let project = read(&tx, owner_id, id)?;
-    tx.commit()?;
-    Ok(project)
+    db.write(|tx| {
+        // `COALESCE(?, name)` keeps the name when the patch has none; the
+        // description needs an explicit flag, since null is a value it can take.
+        let changed = tx
+            .execute(
+                "UPDATE project
+                 SET name = COALESCE(?3, name),
+                     name_key = COALESCE(?4, name_key),
+                     description = CASE WHEN ?5 THEN ?6 ELSE description END,
+                     updated_at = ?7
+                 WHERE id = ?1 AND owner_id = ?2",
+                params![
+                    id,
+                    owner_id,
+                    patch.name,
+                    patch.name.as_deref().map(name_key),
+                    patch.description.is_some(),
+                    patch.description.clone().flatten(),
+                    time::now_rfc3339()
+                ],
+            )
+            .map_err(name_error)?;
+        if changed == 0 {
+            return Ok(None);
+        }
+        let project = read(tx, owner_id, id)?;
+        Ok(project)
+    })
 }
 
 /// Deletes the owner's project `id` and, by cascade, its tasks; `false` if
 /// they have no such project.
 pub fn delete(db: &Db, owner_id: i64, id: i64) -> Result<bool, StoreError> {
-    let mut statement = db
-        .conn
-        .prepare_cached("DELETE FROM project WHERE id = ?1 AND owner_id = ?2")?;
-    Ok(statement.execute([id, owner_id])? == 1)
+    let deleted = write_execute(
+        db,
+        "DELETE FROM project WHERE id = ?1 AND owner_id = ?2",
+        [id, owner_id],
+    )?;
+    Ok(deleted == 1)
 }

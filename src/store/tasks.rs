@@ -10,7 +10,7 @@ use rusqlite::types::Value as SqlValue;
 use rusqlite::{OptionalExtension, Row, params, params_from_iter};
 
 use super::list::{self, Conditions};
-use super::{Db, StoreError, is_foreign_key_violation, write_returning};
+use super::{Db, StoreError, is_foreign_key_violation, write_execute, write_returning};
 use crate::model::{ListQuery, NewTask, Page, Task, TaskFilter, TaskPatch};
 use crate::time;
 
@@ -52,7 +52,7 @@ fn project_error(error: rusqlite::Error) -> StoreError {
 }
 
 /// Creates a task owned by `owner_id`.
-pub fn create(db: &mut Db, owner_id: i64, task: &NewTask) -> Result<Task, StoreError> {
+pub fn create(db: &Db, owner_id: i64, task: &NewTask) -> Result<Task, StoreError> {
     let now = time::now_rfc3339();
     let created = write_returning(
         db,
@@ -73,8 +73,8 @@ pub fn create(db: &mut Db, owner_id: i64, task: &NewTask) -> Result<Task, StoreE
             now
         ],
         task_from_row,
-    )
-    .map_err(project_error)?;
+        project_error,
+    )?;
     // An INSERT always returns its row.
     created.ok_or_else(|| StoreError::Database("INSERT returned no row".to_owned()))
 }
@@ -167,7 +167,7 @@ pub fn get(db: &Db, owner_id: i64, id: i64) -> Result<Option<Task>, StoreError> 
 
 /// Replaces every writable field of the owner's task `id` (`PUT`).
 pub fn replace(
-    db: &mut Db,
+    db: &Db,
     owner_id: i64,
     id: i64,
     task: &NewTask,
@@ -193,8 +193,8 @@ pub fn replace(
             time::now_rfc3339()
         ],
         task_from_row,
+        project_error,
     )
-    .map_err(project_error)
 }
 
 /// Changes the fields present in `patch` on the owner's task `id` (`PATCH`).
@@ -205,7 +205,7 @@ pub fn replace(
 /// fields present; there are 64 combinations at most, so the statement
 /// cache stays small.)
 pub fn patch(
-    db: &mut Db,
+    db: &Db,
     owner_id: i64,
     id: i64,
     patch: &TaskPatch,
@@ -249,15 +249,23 @@ pub fn patch(
         "UPDATE task SET {} WHERE id = ?1 AND owner_id = ?2 RETURNING {TASK_COLUMNS}",
         set_clause.join(", ")
     );
-    write_returning(db, &sql, params_from_iter(values), task_from_row).map_err(project_error)
+    write_returning(
+        db,
+        &sql,
+        params_from_iter(values),
+        task_from_row,
+        project_error,
+    )
 }
 
 /// Deletes the owner's task `id`; `false` if they have no such task.
 pub fn delete(db: &Db, owner_id: i64, id: i64) -> Result<bool, StoreError> {
-    let mut statement = db
-        .conn
-        .prepare_cached("DELETE FROM task WHERE id = ?1 AND owner_id = ?2")?;
-    Ok(statement.execute([id, owner_id])? == 1)
+    let deleted = write_execute(
+        db,
+        "DELETE FROM task WHERE id = ?1 AND owner_id = ?2",
+        [id, owner_id],
+    )?;
+    Ok(deleted == 1)
 }
 
 #[cfg(test)]

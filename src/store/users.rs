@@ -3,7 +3,7 @@
 
 use rusqlite::{OptionalExtension, Row, params};
 
-use super::{Db, StoreError, is_unique_violation};
+use super::{Db, StoreError, is_unique_violation, write_execute};
 use crate::model::User;
 use crate::time;
 
@@ -34,54 +34,54 @@ fn user_from_row(row: &Row<'_>) -> rusqlite::Result<User> {
 /// username (usernames may contain `@`). Checking that and inserting is a
 /// read-then-write, hence the immediate transaction.
 pub fn create(
-    db: &mut Db,
+    db: &Db,
     username: Option<&str>,
     email: Option<&str>,
     password_hash: &str,
 ) -> Result<User, StoreError> {
-    let tx = db.write()?;
-    let taken = |sql: &str, value: Option<&str>| -> rusqlite::Result<bool> {
-        match value {
-            Some(value) => tx
-                .query_row(sql, [value], |_| Ok(()))
-                .optional()
-                .map(|row| row.is_some()),
-            None => Ok(false),
-        }
-    };
-    if taken(
-        "SELECT 1 FROM user WHERE username = ?1 OR email = ?1",
-        username,
-    )? {
-        return Err(StoreError::Conflict("username"));
-    }
-    if taken(
-        "SELECT 1 FROM user WHERE email = ?1 OR username = ?1",
-        email,
-    )? {
-        return Err(StoreError::Conflict("email"));
-    }
-    let user = tx
-        .query_row(
-            &format!(
-                "INSERT INTO user (username, email, password_hash, created_at)
-                 VALUES (?1, ?2, ?3, ?4)
-                 RETURNING {USER_COLUMNS}"
-            ),
-            params![username, email, password_hash, time::now_rfc3339()],
-            user_from_row,
-        )
-        .map_err(|error| {
-            // The checks above ran under the write lock, so this is only
-            // reachable if they are wrong; still, report it as what it is.
-            if is_unique_violation(&error) {
-                StoreError::Conflict("username or email")
-            } else {
-                error.into()
+    db.write(|tx| {
+        let taken = |sql: &str, value: Option<&str>| -> rusqlite::Result<bool> {
+            match value {
+                Some(value) => tx
+                    .query_row(sql, [value], |_| Ok(()))
+                    .optional()
+                    .map(|row| row.is_some()),
+                None => Ok(false),
             }
-        })?;
-    tx.commit()?;
-    Ok(user)
+        };
+        if taken(
+            "SELECT 1 FROM user WHERE username = ?1 OR email = ?1",
+            username,
+        )? {
+            return Err(StoreError::Conflict("username"));
+        }
+        if taken(
+            "SELECT 1 FROM user WHERE email = ?1 OR username = ?1",
+            email,
+        )? {
+            return Err(StoreError::Conflict("email"));
+        }
+        let user = tx
+            .query_row(
+                &format!(
+                    "INSERT INTO user (username, email, password_hash, created_at)
+                     VALUES (?1, ?2, ?3, ?4)
+                     RETURNING {USER_COLUMNS}"
+                ),
+                params![username, email, password_hash, time::now_rfc3339()],
+                user_from_row,
+            )
+            .map_err(|error| {
+                // The checks above ran under the write lock, so this is only
+                // reachable if they are wrong; still, report it as what it is.
+                if is_unique_violation(&error) {
+                    StoreError::Conflict("username or email")
+                } else {
+                    error.into()
+                }
+            })?;
+        Ok(user)
+    })
 }
 
 /// The user with this id and their current token generation: a token is
@@ -126,24 +126,27 @@ fn credentials_from_row(row: &Row<'_>) -> rusqlite::Result<Credentials> {
 /// Sets a new password hash and starts a new token generation, so every
 /// token issued before is refused. API keys are not affected.
 pub fn change_password(db: &Db, id: i64, password_hash: &str) -> Result<bool, StoreError> {
-    let mut statement = db.conn.prepare_cached(
+    let changed = write_execute(
+        db,
         "UPDATE user SET password_hash = ?2, token_generation = token_generation + 1
          WHERE id = ?1",
+        params![id, password_hash],
     )?;
-    Ok(statement.execute(params![id, password_hash])? == 1)
+    Ok(changed == 1)
 }
 
 /// Starts a new token generation: every token issued so far is refused.
 pub fn end_sessions(db: &Db, id: i64) -> Result<bool, StoreError> {
-    let mut statement = db
-        .conn
-        .prepare_cached("UPDATE user SET token_generation = token_generation + 1 WHERE id = ?1")?;
-    Ok(statement.execute([id])? == 1)
+    let changed = write_execute(
+        db,
+        "UPDATE user SET token_generation = token_generation + 1 WHERE id = ?1",
+        [id],
+    )?;
+    Ok(changed == 1)
 }
 
 /// Deletes the user; their projects, tasks and API keys go with them
 /// through the foreign keys' `ON DELETE CASCADE`, in the same statement.
 pub fn delete(db: &Db, id: i64) -> Result<bool, StoreError> {
-    let mut statement = db.conn.prepare_cached("DELETE FROM user WHERE id = ?1")?;
-    Ok(statement.execute([id])? == 1)
+    Ok(write_execute(db, "DELETE FROM user WHERE id = ?1", [id])? == 1)
 }
