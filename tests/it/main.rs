@@ -11,6 +11,7 @@ mod lists;
 mod migrations;
 mod openapi;
 mod projects;
+mod security;
 mod server;
 mod support;
 mod tasks;

@@ -1,0 +1,436 @@
+//! Security checks as tests, after the OWASP API Security Top 10 (2023),
+//! starting with broken object level authorization (API1).
+//!
+//! Several tests are driven by the route table itself, `router::ROUTES`:
+//! [`owner_call`] knows how the owner of a route's object calls it
+//! successfully, and [`Owner::id_for`] which of the owner's objects an
+//! `{id}` names. Both panic on a route they do not know, so a new route
+//! fails these tests until someone decides how to attack it, and coverage
+//! cannot shrink without anyone noticing.
+//!
+//! Much of the neighbouring ground is covered per resource elsewhere
+//! (`tasks.rs`, `projects.rs`, `accounts.rs`, `tokens.rs`, `errors.rs`,
+//! `lists.rs`); the tests here add what those do not check.
+
+use serde_json::{Value, json};
+use taskapi::router::{ROUTES, Route, method_name};
+
+use crate::support::{Call, Reply, Session, TestApp, password_of};
+
+/// An id no test creates: the "does not exist" side of an isolation check.
+const MISSING_ID: i64 = 987_654;
+
+// Object level authorization (API1): every `{id}` route, every list.
+
+#[test]
+fn every_id_route_answers_another_users_id_with_404_and_changes_nothing() {
+    let app = TestApp::spawn();
+    let ann = Owner::new(&app, "ann");
+    let bob = Owner::new(&app, "bob");
+    let anns_view = everything_seen_by(&app, &ann);
+    let database = database_rows(&app);
+
+    let id_routes: Vec<&Route> = ROUTES
+        .iter()
+        .filter(|route| route.pattern.contains("{id}"))
+        .collect();
+    assert!(
+        !id_routes.is_empty(),
+        "the route table has no {{id}} routes"
+    );
+    for route in id_routes {
+        let method = method_name(&route.method);
+        let anns_id = ann.id_for(route);
+        let theirs = ann.path_for(route);
+        let missing = route.pattern.replace("{id}", &MISSING_ID.to_string());
+        // A body Bob could send to his own object, so that only ownership
+        // can refuse it.
+        let (body, _) = owner_call(route, &bob);
+        let label = format!("Bob's {method} {theirs}");
+
+        for prefix in ["", "/api/v1"] {
+            let call = |path: &str| {
+                let call = app
+                    .call(method, &format!("{prefix}{path}"))
+                    .bearer(&bob.session.token);
+                send(call, body.as_ref())
+            };
+            let reply = call(&theirs);
+            let absent = call(&missing);
+            assert_same_404_as_missing(&reply, anns_id, &absent, &format!("{label} ({prefix})"));
+        }
+        if method == "GET" {
+            let head = app.call("HEAD", &theirs).bearer(&bob.session.token).send();
+            assert_eq!(head.status, 404, "HEAD {theirs} as Bob");
+        }
+        // With Bob's API key: the same 404, or the 403 of the routes no API
+        // key may use at all (accounts.rs checks which those are).
+        let with_key = send(
+            app.call(method, &theirs).header("X-API-Key", &bob.key),
+            body.as_ref(),
+        );
+        assert!(
+            matches!(with_key.status, 403 | 404),
+            "{label} with his API key: {} {}",
+            with_key.status,
+            with_key.text
+        );
+        with_key.assert_problem(with_key.status);
+
+        assert_eq!(
+            everything_seen_by(&app, &ann),
+            anns_view,
+            "Ann's objects changed after {label}"
+        );
+        assert_eq!(
+            database_rows(&app),
+            database,
+            "the database changed after {label}"
+        );
+    }
+    // Ann's key was never revoked.
+    let me = app.get("/auth/me").header("X-API-Key", &ann.key).send();
+    assert_eq!(me.body["username"], "ann", "{}", me.text);
+}
+
+#[test]
+fn no_list_or_filter_shows_or_counts_another_users_rows() {
+    let app = TestApp::spawn();
+    let ann = Owner::new(&app, "ann");
+    app.create_task(
+        &ann.session,
+        json!({"title": "ann overdue", "due_date": "2001-01-01", "priority": 99,
+               "description": "ann secret", "project_id": ann.project_id}),
+    );
+    let bob = Owner::new(&app, "bob");
+    let bob_overdue = app.create_task(
+        &bob.session,
+        json!({"title": "bob overdue", "due_date": "2001-01-01", "priority": 1}),
+    );
+    let bobs_tasks = [bob.task_id, bob.loose_task_id, id_of(&bob_overdue)];
+
+    let task_lists = [
+        "/tasks".to_owned(),
+        "/tasks?limit=500".to_owned(),
+        "/tasks?completed=true".to_owned(),
+        "/tasks?completed=false".to_owned(),
+        "/tasks?overdue=true".to_owned(),
+        "/tasks?overdue=false".to_owned(),
+        "/tasks?due_before=2100-01-01".to_owned(),
+        "/tasks?due_after=1990-01-01".to_owned(),
+        "/tasks?project_id=none".to_owned(),
+        format!("/tasks?project_id={}", ann.project_id),
+        "/tasks?q=ann".to_owned(),
+        "/tasks?q=secret".to_owned(),
+        "/tasks?sort=-priority,due_date".to_owned(),
+        "/tasks?sort=-created_at&offset=0&limit=1".to_owned(),
+        format!("/projects/{}/tasks", bob.project_id),
+        format!("/projects/{}/tasks?overdue=false&q=task", bob.project_id),
+    ];
+    let project_lists = ["/projects", "/projects?q=ann", "/projects?sort=-name"];
+    let mut rows_seen = 0;
+    let bobs_projects = [bob.project_id];
+    for (paths, bobs) in [
+        (
+            task_lists.iter().map(String::as_str).collect::<Vec<_>>(),
+            &bobs_tasks[..],
+        ),
+        (project_lists.to_vec(), &bobs_projects[..]),
+    ] {
+        for path in paths {
+            let reply = app.get(path).bearer(&bob.session.token).send();
+            assert_eq!(reply.status, 200, "{path}: {}", reply.text);
+            let ids = ids_in(&reply.body);
+            assert!(
+                ids.iter().all(|id| bobs.contains(id)),
+                "{path} shows Bob rows that are not his: {}",
+                reply.text
+            );
+            assert!(!reply.text.contains("ann"), "{path}: {}", reply.text);
+            // Every row Bob owns fits on one page, so the total is what he
+            // sees (all his rows, on the one-row page) unless the count
+            // includes rows of others.
+            let total = reply.header("X-Total-Count").unwrap_or_default();
+            let expected = if path.ends_with("limit=1") {
+                bobs.len()
+            } else {
+                ids.len()
+            };
+            assert_eq!(total, expected.to_string(), "{path}: X-Total-Count");
+            rows_seen += ids.len();
+        }
+    }
+    // The filters above are not all empty for Bob: his rows do show.
+    assert!(
+        rows_seen > task_lists.len(),
+        "Bob saw only {rows_seen} rows"
+    );
+
+    let keys = app.get("/auth/api-keys").bearer(&bob.session.token).send();
+    assert_eq!(ids_in(&keys.body), [bob.key_id], "{}", keys.text);
+}
+
+#[test]
+fn a_task_cannot_be_filed_under_another_users_project_by_any_route() {
+    let app = TestApp::spawn();
+    let ann = Owner::new(&app, "ann");
+    let bob = Owner::new(&app, "bob");
+    let database = database_rows(&app);
+    let anns = ann.project_id;
+    let bobs_task = format!("/tasks/{}", bob.task_id);
+
+    // Naming Ann's project in the path and the body alike: her project is
+    // not found, as if it did not exist.
+    let both = app
+        .post(&format!("/projects/{anns}/tasks"))
+        .bearer(&bob.session.token)
+        .json(json!({"title": "Planted", "project_id": anns}));
+    assert_eq!(
+        both.assert_problem(404)["detail"],
+        format!("project {anns} not found")
+    );
+    // Bob's project in the path, Ann's in the body: the body disagrees.
+    let mismatch = app
+        .post(&format!("/projects/{}/tasks", bob.project_id))
+        .bearer(&bob.session.token)
+        .json(json!({"title": "Planted", "project_id": anns}));
+    assert_eq!(mismatch.invalid_fields(), ["project_id"]);
+    // With an API key instead of a token, on every route that sets a
+    // project: the same 404 naming Ann's project.
+    let with_key = [
+        app.post("/tasks")
+            .header("X-API-Key", &bob.key)
+            .json(json!({"title": "Planted", "project_id": anns})),
+        app.put(&bobs_task)
+            .header("X-API-Key", &bob.key)
+            .json(json!({"title": "Moved", "project_id": anns})),
+        // Other fields in the same patch must not be applied either.
+        app.patch(&bobs_task)
+            .header("X-API-Key", &bob.key)
+            .json(json!({"title": "Moved", "priority": 7, "project_id": anns})),
+    ];
+    for reply in with_key {
+        let problem = reply.assert_problem(404);
+        assert_eq!(problem["detail"], format!("project {anns} not found"));
+    }
+
+    assert_eq!(database_rows(&app), database);
+}
+
+// The route table, as its owner calls it.
+
+/// A user with one of each object an `{id}` route names: a project with a
+/// task in it, a task in no project, and an API key.
+struct Owner {
+    name: String,
+    session: Session,
+    project_id: i64,
+    task_id: i64,
+    loose_task_id: i64,
+    key: String,
+    key_id: i64,
+}
+
+impl Owner {
+    fn new(app: &TestApp, name: &str) -> Owner {
+        let session = app.register(name);
+        let project = app.post("/projects").bearer(&session.token).json(
+            json!({"name": format!("{name} project"), "description": format!("{name} plans")}),
+        );
+        assert_eq!(project.status, 201, "{}", project.text);
+        let project_id = id_of(&project.body);
+        let task = app.create_task(
+            &session,
+            json!({"title": format!("{name} task"), "project_id": project_id,
+                   "priority": 3, "due_date": "2001-02-03", "description": format!("{name} notes")}),
+        );
+        let loose = app.create_task(
+            &session,
+            json!({"title": format!("{name} loose task"), "completed": true}),
+        );
+        let key = app
+            .post("/auth/api-keys")
+            .bearer(&session.token)
+            .json(json!({"name": format!("{name} script")}));
+        assert_eq!(key.status, 201, "{}", key.text);
+        Owner {
+            name: name.to_owned(),
+            session,
+            project_id,
+            task_id: id_of(&task),
+            loose_task_id: id_of(&loose),
+            key: key.body["key"].as_str().expect("a key").to_owned(),
+            key_id: id_of(&key.body),
+        }
+    }
+
+    /// The id of this owner's object that `route`'s `{id}` names. A new
+    /// `{id}` route panics here until it is given an object to aim at.
+    fn id_for(&self, route: &Route) -> i64 {
+        match canonical(route) {
+            "/tasks/{id}" => self.task_id,
+            "/projects/{id}" | "/projects/{id}/tasks" => self.project_id,
+            "/auth/api-keys/{id}" => self.key_id,
+            pattern => panic!(
+                "{pattern} names an object the security tests do not know: \
+                 add it to Owner::id_for in tests/it/security.rs"
+            ),
+        }
+    }
+
+    /// `route`'s path, with this owner's object for an `{id}`.
+    fn path_for(&self, route: &Route) -> String {
+        if route.pattern.contains("{id}") {
+            route
+                .pattern
+                .replace("{id}", &self.id_for(route).to_string())
+        } else {
+            route.pattern.to_owned()
+        }
+    }
+}
+
+/// How `owner` calls `route` successfully: the JSON body, if the route reads
+/// one, and the status of success. Every route is listed: a new one panics
+/// here until it is added, so no route-driven test can skip it.
+fn owner_call(route: &Route, owner: &Owner) -> (Option<Value>, u16) {
+    let name = &owner.name;
+    let password = password_of(name);
+    match (method_name(&route.method), canonical(route)) {
+        (
+            "GET",
+            "/healthz"
+            | "/openapi.json"
+            | "/docs"
+            | "/auth/me"
+            | "/auth/api-keys"
+            | "/tasks"
+            | "/tasks/{id}"
+            | "/projects"
+            | "/projects/{id}"
+            | "/projects/{id}/tasks",
+        ) => (None, 200),
+        ("POST", "/auth/register") => (
+            Some(json!({"username": format!("{name}-again"), "password": password})),
+            201,
+        ),
+        ("POST", "/auth/login") => (Some(json!({"username": name, "password": password})), 200),
+        ("DELETE", "/auth/me") => (Some(json!({"password": password})), 204),
+        ("PUT", "/auth/password") => (
+            Some(json!({"current_password": password, "new_password": format!("new {password}")})),
+            204,
+        ),
+        ("POST", "/auth/logout") => (None, 204),
+        ("POST", "/auth/api-keys") => (Some(json!({"name": "another script"})), 201),
+        ("DELETE", "/auth/api-keys/{id}" | "/tasks/{id}" | "/projects/{id}") => (None, 204),
+        ("POST", "/tasks") => (Some(json!({"title": "Another task"})), 201),
+        ("PUT", "/tasks/{id}") => (Some(json!({"title": "Replaced"})), 200),
+        ("PATCH", "/tasks/{id}") => (Some(json!({"title": "Patched"})), 200),
+        ("POST", "/projects") => (Some(json!({"name": "Another project"})), 201),
+        ("PUT", "/projects/{id}") => (Some(json!({"name": "Replaced"})), 200),
+        ("PATCH", "/projects/{id}") => (Some(json!({"description": "Patched"})), 200),
+        ("POST", "/projects/{id}/tasks") => (Some(json!({"title": "Filed"})), 201),
+        (method, pattern) => panic!(
+            "{method} {pattern} is a route the security tests do not know: \
+             add it to owner_call in tests/it/security.rs"
+        ),
+    }
+}
+
+/// The pattern a route serves, looking through aliases.
+fn canonical(route: &Route) -> &'static str {
+    route.alias_of.unwrap_or(route.pattern)
+}
+
+/// Everything `owner` can read about their own objects.
+fn everything_seen_by(app: &TestApp, owner: &Owner) -> Vec<Value> {
+    let paths = [
+        "/auth/me".to_owned(),
+        "/auth/api-keys".to_owned(),
+        "/tasks?limit=500".to_owned(),
+        format!("/tasks/{}", owner.task_id),
+        format!("/tasks/{}", owner.loose_task_id),
+        "/projects?limit=500".to_owned(),
+        format!("/projects/{}", owner.project_id),
+        format!("/projects/{}/tasks", owner.project_id),
+    ];
+    paths
+        .iter()
+        .map(|path| {
+            let reply = app.get(path).bearer(&owner.session.token).send();
+            assert_eq!(reply.status, 200, "{path} as its owner: {}", reply.text);
+            reply.body
+        })
+        .collect()
+}
+
+/// Every row of every table, as text: a write anywhere changes it. An API
+/// key's `last_used_at` is left out, since merely using a key sets it.
+fn database_rows(app: &TestApp) -> Vec<String> {
+    let db = rusqlite::Connection::open(&app.db_path).unwrap();
+    let tables: Vec<String> = db
+        .prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
+        .unwrap()
+        .query_map([], |row| row.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    let mut rows = Vec::new();
+    for table in tables {
+        let mut statement = db
+            .prepare(&format!("SELECT * FROM \"{table}\" ORDER BY rowid"))
+            .unwrap();
+        let columns: Vec<String> = statement.column_names().map(str::to_owned).collect();
+        let mut query = statement.query([]).unwrap();
+        while let Some(row) = query.next().unwrap() {
+            let mut line = table.clone();
+            for (index, column) in columns.iter().enumerate() {
+                if column != "last_used_at" {
+                    let value: rusqlite::types::Value = row.get(index).unwrap();
+                    line.push_str(&format!(" {column}={value:?}"));
+                }
+            }
+            rows.push(line);
+        }
+    }
+    rows
+}
+
+/// Asserts that `reply`, a request for another user's object `id`, is the
+/// same 404 as `missing`, the request for an object that does not exist,
+/// but for the id its detail names.
+#[track_caller]
+fn assert_same_404_as_missing(reply: &Reply, id: i64, missing: &Reply, what: &str) {
+    let problem = reply.assert_problem(404);
+    missing.assert_problem(404);
+    let detail = problem["detail"].as_str().unwrap_or_default();
+    let missing_detail = missing.body["detail"].as_str().unwrap_or_default();
+    assert_eq!(
+        detail.replace(&format!(" {id} "), " {id} "),
+        missing_detail.replace(&format!(" {MISSING_ID} "), " {id} "),
+        "{what}"
+    );
+    assert_eq!(reply.body["title"], missing.body["title"], "{what}");
+}
+
+// Small helpers.
+
+/// Sends `call` with `body` as JSON, or with no body.
+fn send(call: Call, body: Option<&Value>) -> Reply {
+    match body {
+        Some(body) => call.json(body.clone()),
+        None => call.send(),
+    }
+}
+
+fn id_of(resource: &Value) -> i64 {
+    resource["id"].as_i64().expect("an integer id")
+}
+
+fn ids_in(list: &Value) -> Vec<i64> {
+    list.as_array()
+        .unwrap_or_else(|| panic!("not a JSON array: {list}"))
+        .iter()
+        .map(id_of)
+        .collect()
+}
