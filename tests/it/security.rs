@@ -1,5 +1,6 @@
-//! Security checks as tests, after the OWASP API Security Top 10 (2023),
-//! starting with broken object level authorization (API1).
+//! Security checks as tests, after the OWASP API Security Top 10 (2023):
+//! broken object level authorization (API1) and mass assignment (API3,
+//! property level authorization).
 //!
 //! Several tests are driven by the route table itself, `router::ROUTES`:
 //! [`owner_call`] knows how the owner of a route's object calls it
@@ -215,6 +216,200 @@ fn a_task_cannot_be_filed_under_another_users_project_by_any_route() {
     }
 
     assert_eq!(database_rows(&app), database);
+}
+
+// Mass assignment (API3): fields a client must not set.
+
+/// Fields that would decide whose a row is or what an account may do, were
+/// any route to accept them.
+const PRIVILEGED_FIELDS: &[&str] = &[
+    "owner_id",
+    "user_id",
+    "owner",
+    "token_generation",
+    "password_hash",
+    "is_admin",
+    "role",
+];
+
+#[test]
+fn every_json_route_refuses_ownership_and_privilege_fields_and_writes_nothing() {
+    let app = TestApp::spawn();
+    let ann = Owner::new(&app, "ann");
+    let bob = Owner::new(&app, "bob");
+    let database = database_rows(&app);
+
+    let mut checked = 0;
+    for route in ROUTES {
+        let (Some(body), _) = owner_call(route, &ann) else {
+            continue;
+        };
+        let method = method_name(&route.method);
+        let path = ann.path_for(route);
+        for field in PRIVILEGED_FIELDS {
+            let mut body = body.clone();
+            body[*field] = json!(bob.session.user_id);
+            let reply = app
+                .call(method, &path)
+                .bearer(&ann.session.token)
+                .json(body);
+            assert_eq!(
+                reply.invalid_fields(),
+                [*field],
+                "{method} {path} with {field}"
+            );
+        }
+        assert_eq!(
+            database_rows(&app),
+            database,
+            "{method} {path} wrote something"
+        );
+        checked += 1;
+    }
+    // Register, its alias, the three logins, password, account deletion,
+    // keys, and the task and project writes.
+    assert!(checked >= 15, "only {checked} routes take a JSON body");
+}
+
+#[test]
+fn read_only_fields_are_ignored_on_task_and_project_creates_and_patches() {
+    let app = TestApp::spawn();
+    let ann = Owner::new(&app, "ann");
+    let stamped = json!({
+        "id": MISSING_ID,
+        "created_at": "1999-01-01T00:00:00Z",
+        "updated_at": "1999-01-01T00:00:00Z",
+    });
+    let with = |body: Value| -> Value {
+        let mut body = body;
+        for (name, value) in stamped.as_object().unwrap() {
+            body[name] = value.clone();
+        }
+        body
+    };
+    let original_task = app
+        .get(&format!("/tasks/{}", ann.task_id))
+        .bearer(&ann.session.token)
+        .send()
+        .body;
+    let original_project = app
+        .get(&format!("/projects/{}", ann.project_id))
+        .bearer(&ann.session.token)
+        .send()
+        .body;
+
+    let writes = [
+        (
+            "POST /tasks",
+            None,
+            app.post("/tasks")
+                .bearer(&ann.session.token)
+                .json(with(json!({"title": "New"}))),
+        ),
+        (
+            "POST /projects/{id}/tasks",
+            None,
+            app.post(&format!("/projects/{}/tasks", ann.project_id))
+                .bearer(&ann.session.token)
+                .json(with(json!({"title": "Filed"}))),
+        ),
+        (
+            "PATCH /tasks/{id}",
+            Some(&original_task),
+            app.patch(&format!("/tasks/{}", ann.task_id))
+                .bearer(&ann.session.token)
+                .json(with(json!({"title": "Patched"}))),
+        ),
+        (
+            "POST /projects",
+            None,
+            app.post("/projects")
+                .bearer(&ann.session.token)
+                .json(with(json!({"name": "New", "task_count": 42}))),
+        ),
+        (
+            "PATCH /projects/{id}",
+            Some(&original_project),
+            app.patch(&format!("/projects/{}", ann.project_id))
+                .bearer(&ann.session.token)
+                .json(with(json!({"name": "Patched", "task_count": 42}))),
+        ),
+    ];
+    for (what, original, reply) in writes {
+        assert!(matches!(reply.status, 200 | 201), "{what}: {}", reply.text);
+        let written = &reply.body;
+        assert_ne!(written["id"], MISSING_ID, "{what}");
+        assert_ne!(written["created_at"], "1999-01-01T00:00:00Z", "{what}");
+        assert_ne!(written["updated_at"], "1999-01-01T00:00:00Z", "{what}");
+        if let Some(original) = original {
+            assert_eq!(written["id"], original["id"], "{what}");
+            assert_eq!(written["created_at"], original["created_at"], "{what}");
+        }
+        if written.get("task_count").is_some() {
+            assert_ne!(written["task_count"], 42, "{what}");
+        }
+    }
+    for path in [
+        format!("/tasks/{MISSING_ID}"),
+        format!("/projects/{MISSING_ID}"),
+    ] {
+        let reply = app.get(&path).bearer(&ann.session.token).send();
+        reply.assert_problem(404);
+    }
+}
+
+#[test]
+fn a_client_cannot_choose_its_user_id_or_the_secret_of_its_api_key() {
+    let app = TestApp::spawn();
+    let ann = app.register("ann");
+    let database = database_rows(&app);
+
+    for (field, value) in [
+        ("id", json!(ann.user_id)),
+        ("created_at", json!("1999-01-01T00:00:00Z")),
+    ] {
+        let mut body = json!({"username": "carol", "password": password_of("carol")});
+        body[field] = value;
+        let reply = app.post("/auth/register").json(body);
+        assert_eq!(reply.invalid_fields(), [field]);
+    }
+    let chosen = format!("tk_{}", "0".repeat(64));
+    for (field, value) in [
+        ("key", json!(chosen)),
+        ("prefix", json!("tk_00000000")),
+        ("id", json!(1)),
+        ("created_at", json!("1999-01-01T00:00:00Z")),
+        ("last_used_at", json!("1999-01-01T00:00:00Z")),
+    ] {
+        let mut body = json!({"name": "script"});
+        body[field] = value;
+        let reply = app.post("/auth/api-keys").bearer(&ann.token).json(body);
+        assert_eq!(reply.invalid_fields(), [field]);
+    }
+    assert_eq!(database_rows(&app), database);
+    app.get("/tasks")
+        .header("X-API-Key", &chosen)
+        .send()
+        .assert_problem(401);
+}
+
+#[test]
+fn a_form_login_with_extra_fields_logs_in_only_the_user_it_names() {
+    let app = TestApp::spawn();
+    let ann = app.register("ann");
+    let bob = app.register("bob");
+    let form = format!(
+        "username=ann&password={}&user_id={id}&sub={id}&owner_id={id}&client_id=bob",
+        password_of("ann"),
+        id = bob.user_id
+    );
+
+    let reply = app.post("/auth/login").form(&form);
+    assert_eq!(reply.status, 200, "{}", reply.text);
+    assert_eq!(reply.body["user"]["id"], ann.user_id);
+    let token = reply.body["access_token"].as_str().expect("a token");
+    let me = app.get("/auth/me").bearer(token).send();
+    assert_eq!(me.body["id"], ann.user_id, "{}", me.text);
 }
 
 // The route table, as its owner calls it.
