@@ -1,6 +1,6 @@
 //! Security checks as tests, after the OWASP API Security Top 10 (2023):
-//! broken object level authorization (API1) and mass assignment (API3,
-//! property level authorization).
+//! broken object level authorization (API1), mass assignment (API3,
+//! property level authorization) and resource limits (API4).
 //!
 //! Several tests are driven by the route table itself, `router::ROUTES`:
 //! [`owner_call`] knows how the owner of a route's object calls it
@@ -13,7 +13,12 @@
 //! (`tasks.rs`, `projects.rs`, `accounts.rs`, `tokens.rs`, `errors.rs`,
 //! `lists.rs`); the tests here add what those do not check.
 
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::Duration;
+
 use serde_json::{Value, json};
+use taskapi::http::MAX_BODY_BYTES;
 use taskapi::router::{ROUTES, Route, method_name};
 
 use crate::support::{Call, Reply, Session, TestApp, password_of};
@@ -412,6 +417,204 @@ fn a_form_login_with_extra_fields_logs_in_only_the_user_it_names() {
     assert_eq!(me.body["id"], ann.user_id, "{}", me.text);
 }
 
+// Resource limits (API4).
+
+#[test]
+fn a_page_holds_at_most_500_rows_when_more_exist() {
+    let app = TestApp::spawn();
+    let ann = app.register("ann");
+    let project = app
+        .post("/projects")
+        .bearer(&ann.token)
+        .json(json!({"name": "Big"}));
+    let project_id = id_of(&project.body);
+    // 501 tasks and 501 more projects, straight into the database: over
+    // HTTP this would take the better part of a minute.
+    let mut db = rusqlite::Connection::open(&app.db_path).unwrap();
+    db.busy_timeout(Duration::from_secs(5)).unwrap();
+    let tx = db.transaction().unwrap();
+    for n in 0..501 {
+        let stamp = "2026-01-01T00:00:00Z";
+        tx.execute(
+            "INSERT INTO task (owner_id, project_id, title, created_at, updated_at)
+             VALUES (?1, ?2, ?3, ?4, ?4)",
+            rusqlite::params![ann.user_id, project_id, format!("bulk {n}"), stamp],
+        )
+        .unwrap();
+        let name = format!("bulk {n}");
+        tx.execute(
+            "INSERT INTO project (owner_id, name, name_key, created_at, updated_at)
+             VALUES (?1, ?2, ?2, ?3, ?3)",
+            rusqlite::params![ann.user_id, name, stamp],
+        )
+        .unwrap();
+    }
+    tx.commit().unwrap();
+
+    for (path, total) in [
+        ("/tasks".to_owned(), 501),
+        ("/projects".to_owned(), 502),
+        (format!("/projects/{project_id}/tasks"), 501),
+    ] {
+        let reply = app
+            .get(&format!("{path}?limit=500"))
+            .bearer(&ann.token)
+            .send();
+        assert_eq!(reply.status, 200, "{path}: {}", reply.text);
+        assert_eq!(ids_in(&reply.body).len(), 500, "{path}");
+        assert_eq!(
+            reply.header("X-Total-Count"),
+            Some(total.to_string().as_str())
+        );
+        let links = reply.header("Link").unwrap_or_default();
+        assert!(links.contains("rel=\"next\""), "{path}: {links}");
+    }
+}
+
+#[test]
+fn the_body_cap_is_exactly_max_body_bytes() {
+    let app = TestApp::spawn();
+    let ann = app.register("ann");
+    let at_cap = padded(&json!({"title": "At the cap"}), MAX_BODY_BYTES);
+    let over_cap = padded(&json!({"title": "Over the cap"}), MAX_BODY_BYTES + 1);
+
+    let accepted = app
+        .post("/tasks")
+        .bearer(&ann.token)
+        .body_bytes(Some("application/json"), at_cap);
+    assert_eq!(accepted.status, 201, "{}", accepted.text);
+    let refused = app
+        .post("/tasks")
+        .bearer(&ann.token)
+        .body_bytes(Some("application/json"), over_cap);
+    refused.assert_problem(413);
+
+    let listed = app.get("/tasks").bearer(&ann.token).send();
+    assert_eq!(ids_in(&listed.body), [id_of(&accepted.body)]);
+}
+
+#[test]
+fn a_body_one_byte_over_the_cap_is_a_413_on_every_route_that_reads_one() {
+    let app = TestApp::spawn();
+    let ann = Owner::new(&app, "ann");
+    let database = database_rows(&app);
+
+    let mut checked = 0;
+    for route in ROUTES {
+        let (Some(body), _) = owner_call(route, &ann) else {
+            continue;
+        };
+        let method = method_name(&route.method);
+        let path = ann.path_for(route);
+        // Well-formed and valid, padded with JSON whitespace: only its size
+        // is wrong.
+        let reply = app
+            .call(method, &path)
+            .bearer(&ann.session.token)
+            .body_bytes(Some("application/json"), padded(&body, MAX_BODY_BYTES + 1));
+        reply.assert_problem(413);
+        assert_eq!(database_rows(&app), database, "{method} {path}");
+        checked += 1;
+    }
+    assert!(checked >= 15, "only {checked} routes take a JSON body");
+
+    // The login form is read under the same cap.
+    let mut form = format!("username=ann&password={}&scope=", password_of("ann")).into_bytes();
+    form.resize(MAX_BODY_BYTES + 1, b'x');
+    let reply = app
+        .post("/auth/login")
+        .body_bytes(Some("application/x-www-form-urlencoded"), form);
+    reply.assert_problem(413);
+}
+
+#[test]
+fn a_chunked_body_over_the_cap_is_a_413_and_writes_nothing() {
+    let app = TestApp::spawn();
+    let ann = app.register("ann");
+
+    // No Content-Length: the server learns the size only while reading.
+    let body = padded(&json!({"title": "Chunked"}), MAX_BODY_BYTES + 1);
+    let mut request = format!(
+        "POST /tasks HTTP/1.1\r\nHost: taskapi\r\nAuthorization: Bearer {}\r\n\
+         Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\
+         Connection: close\r\n\r\n",
+        ann.token
+    )
+    .into_bytes();
+    for chunk in body.chunks(64 * 1024) {
+        request.extend_from_slice(format!("{:x}\r\n", chunk.len()).as_bytes());
+        request.extend_from_slice(chunk);
+        request.extend_from_slice(b"\r\n");
+    }
+    request.extend_from_slice(b"0\r\n\r\n");
+
+    let reply = raw_exchange(&app, &request);
+    reply.assert_problem(413);
+    let listed = app.get("/tasks").bearer(&ann.token).send();
+    assert_eq!(listed.body, json!([]));
+}
+
+#[test]
+fn api_key_names_emails_and_search_text_have_length_caps() {
+    let app = TestApp::spawn();
+    let ann = app.register("ann");
+
+    let key_name = |length: usize| {
+        app.post("/auth/api-keys")
+            .bearer(&ann.token)
+            .json(json!({"name": "k".repeat(length)}))
+    };
+    assert_eq!(key_name(201).invalid_fields(), ["name"]);
+    assert_eq!(key_name(200).status, 201);
+
+    // 254 characters in all is the longest address.
+    let email = |length: usize| format!("{}@example.com", "e".repeat(length - 12));
+    let register = |address: String| {
+        app.post("/auth/register")
+            .json(json!({"email": address, "password": "long enough"}))
+    };
+    assert_eq!(register(email(255)).invalid_fields(), ["email"]);
+    assert_eq!(register(email(254)).status, 201);
+
+    let project = app
+        .post("/projects")
+        .bearer(&ann.token)
+        .json(json!({"name": "Home"}));
+    let project_tasks = format!("/projects/{}/tasks", id_of(&project.body));
+    for path in ["/tasks", "/projects", project_tasks.as_str()] {
+        let search = |length: usize| {
+            app.get(&format!("{path}?q={}", "q".repeat(length)))
+                .bearer(&ann.token)
+                .send()
+        };
+        let too_long = search(201);
+        let detail = too_long.assert_problem(400)["detail"].as_str().unwrap();
+        assert!(detail.contains("200"), "{path}: {detail}");
+        assert_eq!(search(200).status, 200, "{path}");
+    }
+}
+
+#[test]
+fn deeply_nested_json_is_a_400_and_the_server_keeps_answering() {
+    let app = TestApp::spawn();
+    let ann = app.register("ann");
+    let depth = 100_000;
+    let arrays = format!("{}{}", "[".repeat(depth), "]".repeat(depth));
+    let in_a_field = format!(r#"{{"title": {arrays}}}"#);
+    let objects = format!("{}{}", r#"{"a":"#.repeat(depth), "}".repeat(depth));
+
+    for body in [arrays, in_a_field, objects] {
+        let reply = app
+            .post("/tasks")
+            .bearer(&ann.token)
+            .body_bytes(Some("application/json"), body.into_bytes());
+        reply.assert_problem(400);
+    }
+    assert_eq!(app.get("/healthz").send().status, 200);
+    let listed = app.get("/tasks").bearer(&ann.token).send();
+    assert_eq!(listed.body, json!([]));
+}
+
 // The route table, as its owner calls it.
 
 /// A user with one of each object an `{id}` route names: a project with a
@@ -618,6 +821,15 @@ fn send(call: Call, body: Option<&Value>) -> Reply {
     }
 }
 
+/// `value` as JSON followed by spaces up to exactly `length` bytes: still
+/// the same JSON document, only bigger.
+fn padded(value: &Value, length: usize) -> Vec<u8> {
+    let mut bytes = value.to_string().into_bytes();
+    assert!(bytes.len() <= length);
+    bytes.resize(length, b' ');
+    bytes
+}
+
 fn id_of(resource: &Value) -> i64 {
     resource["id"].as_i64().expect("an integer id")
 }
@@ -628,4 +840,62 @@ fn ids_in(list: &Value) -> Vec<i64> {
         .iter()
         .map(id_of)
         .collect()
+}
+
+/// Sends raw bytes to the server on a new connection and reads one
+/// response, by its `Content-Length` (the server leaves closing to the
+/// client). The request is written from another thread, so a server that
+/// answers before reading everything cannot deadlock the test.
+fn raw_exchange(app: &TestApp, request: &[u8]) -> Reply {
+    let addr = app.base.trim_start_matches("http://");
+    let mut stream = TcpStream::connect(addr).expect("connect to the server");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut writer = stream.try_clone().unwrap();
+    std::thread::scope(|scope| {
+        // A write error means the server stopped reading: the answer is
+        // what matters.
+        scope.spawn(|| {
+            let _ = writer.write_all(request);
+        });
+        let mut buffer = Vec::new();
+        let mut chunk = [0u8; 16 * 1024];
+        loop {
+            let read = stream.read(&mut chunk).expect("read the response");
+            assert!(read > 0, "the server closed without a full response");
+            buffer.extend_from_slice(&chunk[..read]);
+            let mut headers = [httparse::EMPTY_HEADER; 32];
+            let mut response = httparse::Response::new(&mut headers);
+            let httparse::Status::Complete(head) = response.parse(&buffer).expect("valid HTTP")
+            else {
+                continue;
+            };
+            let headers: Vec<(String, String)> = response
+                .headers
+                .iter()
+                .map(|header| {
+                    (
+                        header.name.to_owned(),
+                        String::from_utf8_lossy(header.value).into_owned(),
+                    )
+                })
+                .collect();
+            let length: usize = headers
+                .iter()
+                .find(|(name, _)| name.eq_ignore_ascii_case("Content-Length"))
+                .map_or(0, |(_, value)| value.parse().expect("a length"));
+            if buffer.len() < head + length {
+                continue;
+            }
+            let text = String::from_utf8_lossy(&buffer[head..head + length]).into_owned();
+            let _ = stream.shutdown(std::net::Shutdown::Both);
+            return Reply {
+                status: response.code.expect("a status"),
+                headers,
+                body: serde_json::from_str(&text).unwrap_or(Value::Null),
+                text,
+            };
+        }
+    })
 }
