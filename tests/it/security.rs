@@ -1,6 +1,7 @@
 //! Security checks as tests, after the OWASP API Security Top 10 (2023):
 //! broken object level authorization (API1), mass assignment (API3,
-//! property level authorization) and resource limits (API4).
+//! property level authorization), resource limits (API4) and security
+//! misconfiguration (API8: what error bodies and headers give away).
 //!
 //! Several tests are driven by the route table itself, `router::ROUTES`:
 //! [`owner_call`] knows how the owner of a route's object calls it
@@ -17,11 +18,12 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::Duration;
 
+use jwt_simple::prelude::{Claims, HS256Key, MACLike};
 use serde_json::{Value, json};
 use taskapi::http::MAX_BODY_BYTES;
 use taskapi::router::{ROUTES, Route, method_name};
 
-use crate::support::{Call, Reply, Session, TestApp, password_of};
+use crate::support::{Call, Reply, Session, TEST_SECRET, TestApp, password_of};
 
 /// An id no test creates: the "does not exist" side of an isolation check.
 const MISSING_ID: i64 = 987_654;
@@ -615,6 +617,109 @@ fn deeply_nested_json_is_a_400_and_the_server_keeps_answering() {
     assert_eq!(listed.body, json!([]));
 }
 
+// What errors give away (API8).
+
+#[test]
+fn no_error_response_reveals_internals_or_the_credentials_sent() {
+    let (provoked, secrets) = provoke_every_error();
+    for Provoked { what, reply } in &provoked {
+        let problem = reply.assert_problem(reply.status);
+        if reply.status == 500 {
+            assert_eq!(problem["detail"], "internal error", "{what}");
+        }
+        let mut seen = reply.text.clone();
+        for (name, value) in &reply.headers {
+            seen.push_str(&format!("\n{name}: {value}"));
+        }
+        let lower = seen.to_lowercase();
+        for needle in INTERNALS_ANY_CASE {
+            assert!(!lower.contains(needle), "{what} reveals {needle:?}: {seen}");
+        }
+        for needle in INTERNALS {
+            assert!(!seen.contains(needle), "{what} reveals {needle:?}: {seen}");
+        }
+        for secret in &secrets {
+            assert!(
+                !seen.contains(secret.as_str()),
+                "{what} echoes {secret:?}: {seen}"
+            );
+        }
+    }
+}
+
+#[test]
+fn every_error_response_carries_nosniff() {
+    let (provoked, _) = provoke_every_error();
+    for Provoked { what, reply } in &provoked {
+        assert_eq!(
+            reply.header("X-Content-Type-Options"),
+            Some("nosniff"),
+            "{what}: {}",
+            reply.status
+        );
+    }
+}
+
+// Headers on success (API8).
+
+#[test]
+fn every_route_answers_its_owner_with_nosniff_and_credentials_only_with_no_store() {
+    let app = TestApp::spawn();
+    let mut carrying = Vec::new();
+    for (index, route) in ROUTES.iter().enumerate() {
+        // A fresh owner per route: some routes delete, revoke or log out.
+        let owner = Owner::new(&app, &format!("owner{index}"));
+        let method = method_name(&route.method);
+        let path = owner.path_for(route);
+        let (body, success) = owner_call(route, &owner);
+        let token = &owner.session.token;
+
+        let mut replies = vec![(
+            format!("{method} {path}"),
+            send(app.call(method, &path).bearer(token), body.as_ref()),
+        )];
+        if method == "GET" {
+            let head = app.call("HEAD", &path).bearer(token).send();
+            replies.push((format!("HEAD {path}"), head));
+        }
+        if canonical(route) == "/auth/login" {
+            let form = format!(
+                "username={}&password={}",
+                owner.name,
+                password_of(&owner.name)
+            );
+            replies.push((
+                format!("{method} {path} (form)"),
+                app.post(&path).form(&form),
+            ));
+        }
+        for (what, reply) in replies {
+            assert_eq!(reply.status, success, "{what}: {}", reply.text);
+            assert_eq!(
+                reply.header("X-Content-Type-Options"),
+                Some("nosniff"),
+                "{what}"
+            );
+            if carries_credential(&reply) {
+                assert_eq!(reply.header("Cache-Control"), Some("no-store"), "{what}");
+                carrying.push(format!("{method} {}", route.pattern));
+            }
+        }
+    }
+    // The check looks for credentials in bodies; it must find them where
+    // they are known to be.
+    for known in [
+        "POST /auth/register",
+        "POST /register",
+        "POST /auth/login",
+        "POST /login",
+        "POST /auth",
+        "POST /auth/api-keys",
+    ] {
+        assert!(carrying.iter().any(|route| route == known), "{known}");
+    }
+}
+
 // The route table, as its owner calls it.
 
 /// A user with one of each object an `{id}` route names: a project with a
@@ -809,6 +914,418 @@ fn assert_same_404_as_missing(reply: &Reply, id: i64, missing: &Reply, what: &st
         "{what}"
     );
     assert_eq!(reply.body["title"], missing.body["title"], "{what}");
+}
+
+/// Whether a response hands out a credential: a session's access token or
+/// a new API key.
+fn carries_credential(reply: &Reply) -> bool {
+    reply.body["access_token"].is_string()
+        || reply.body["key"]
+            .as_str()
+            .is_some_and(|key| key.starts_with("tk_"))
+}
+
+// Provoking every error.
+
+/// One provoked error response and how it was provoked.
+struct Provoked {
+    what: String,
+    reply: Reply,
+}
+
+/// Text that must never reach a client, in any case: panics, backtraces,
+/// the database's own words.
+const INTERNALS_ANY_CASE: &[&str] = &[
+    "panicked",
+    "backtrace",
+    "sqlite",
+    "constraint",
+    "no such table",
+    "syntax error",
+    "$argon2",
+];
+
+/// Text that must never reach a client as written: source locations, SQL,
+/// file system paths.
+const INTERNALS: &[&str] = &[
+    ".rs:",
+    "SELECT",
+    "INSERT",
+    "UPDATE",
+    "DELETE FROM",
+    "UNIQUE",
+    "/tmp",
+    "/home",
+    "/work",
+    "/root",
+];
+
+/// Provokes every error status the server can send, each a few ways, and
+/// returns the replies with every secret the requests carried. Each reply
+/// has already been checked for the status it must have.
+fn provoke_every_error() -> (Vec<Provoked>, Vec<String>) {
+    let app = TestApp::spawn();
+    let ann = Owner::new(&app, "ann");
+    let bob = Owner::new(&app, "bob");
+    let token = ann.session.token.as_str();
+    let key = ann.key.as_str();
+    let wrong_password = "wrong-password-that-must-never-echo";
+    let forged = HS256Key::from_bytes(b"some-other-key-that-is-32-bytes!")
+        .authenticate(
+            Claims::create(jwt_simple::prelude::Duration::from_mins(30))
+                .with_issuer("taskapi")
+                .with_audience("taskapi")
+                .with_subject(ann.session.user_id.to_string()),
+        )
+        .unwrap();
+    let revoked = app
+        .post("/auth/api-keys")
+        .bearer(token)
+        .json(json!({"name": "to revoke"}));
+    let revoked_key = revoked.body["key"].as_str().unwrap().to_owned();
+    let revoking = app
+        .delete(&format!("/auth/api-keys/{}", id_of(&revoked.body)))
+        .bearer(token)
+        .send();
+    assert_eq!(revoking.status, 204);
+    let over_cap = padded(&json!({"title": "Huge"}), MAX_BODY_BYTES + 1);
+    let mut login_over_cap = padded(
+        &json!({"username": "ann", "password": password_of("ann")}),
+        MAX_BODY_BYTES,
+    );
+    login_over_cap.push(b' ');
+    let deep = format!(
+        r#"{{"title": {}{}}}"#,
+        "[".repeat(10_000),
+        "]".repeat(10_000)
+    );
+    let mut bad_utf8 = b"username=ann&password=\xff".to_vec();
+    bad_utf8.extend_from_slice(password_of("ann").as_bytes());
+
+    // A store error whose cause reads like the worst leak imaginable.
+    let db = rusqlite::Connection::open(&app.db_path).unwrap();
+    db.execute_batch(&format!(
+        "CREATE TRIGGER fail_loudly BEFORE INSERT ON task WHEN NEW.title = 'trip the trigger'
+         BEGIN SELECT RAISE(ABORT, 'UNIQUE constraint failed: SELECT password_hash FROM user \
+         in {} at src/store/tasks.rs:60'); END;",
+        app.db_path.display()
+    ))
+    .unwrap();
+    drop(db);
+
+    let mut provoked = Vec::new();
+    let mut expect = |what: &str, status: u16, reply: Reply| {
+        assert_eq!(reply.status, status, "{what}: {}", reply.text);
+        provoked.push(Provoked {
+            what: what.to_owned(),
+            reply,
+        });
+    };
+    let json_body = |text: &str| text.as_bytes().to_vec();
+    let ann_task = format!("/tasks/{}", ann.task_id);
+
+    // 400
+    expect(
+        "malformed JSON",
+        400,
+        app.post("/tasks").bearer(token).body_bytes(
+            Some("application/json"),
+            json_body(r#"{"title": "Unclosed"#),
+        ),
+    );
+    expect(
+        "a login cut off after the password",
+        400,
+        app.post("/auth/login").body_bytes(
+            Some("application/json"),
+            json_body(&format!(
+                r#"{{"username": "ann", "password": "{}"#,
+                password_of("ann")
+            )),
+        ),
+    );
+    expect(
+        "a bad escape inside a password",
+        400,
+        app.post("/auth/login").body_bytes(
+            Some("application/json"),
+            json_body(&format!(
+                r#"{{"username": "ann", "password": "{}\q"}}"#,
+                password_of("ann")
+            )),
+        ),
+    );
+    expect(
+        "a form password with a bad percent-escape",
+        400,
+        app.post("/auth/login")
+            .form(&format!("username=ann&password={}%zz", password_of("ann"))),
+    );
+    expect(
+        "a form password that is not UTF-8",
+        400,
+        app.post("/auth/login")
+            .body_bytes(Some("application/x-www-form-urlencoded"), bad_utf8),
+    );
+    expect(
+        "a JSON array",
+        400,
+        app.post("/tasks")
+            .bearer(token)
+            .json(json!([{"title": "x"}])),
+    );
+    expect(
+        "deeply nested JSON",
+        400,
+        app.post("/tasks")
+            .bearer(token)
+            .body_bytes(Some("application/json"), deep.into_bytes()),
+    );
+    for path in [
+        "/tasks/abc",
+        "/tasks/0",
+        "/projects/99999999999999999999",
+        "/auth/api-keys/-1",
+    ] {
+        let method = if path.starts_with("/auth") {
+            "DELETE"
+        } else {
+            "GET"
+        };
+        expect(
+            &format!("bad id {path}"),
+            400,
+            app.call(method, path).bearer(token).send(),
+        );
+    }
+    for query in [
+        "colour=red",
+        "limit=abc",
+        "offset=99999999999999999999",
+        "sort=password_hash",
+        "completed=maybe",
+    ] {
+        expect(
+            &format!("bad query {query}"),
+            400,
+            app.get(&format!("/tasks?{query}")).bearer(token).send(),
+        );
+    }
+
+    // 401
+    for (what, credential) in [
+        ("garbage token", "not-a-token".to_owned()),
+        ("token signed with another key", forged.clone()),
+        ("unknown API key", format!("tk_{}", "0".repeat(64))),
+        ("revoked API key", revoked_key.clone()),
+    ] {
+        expect(what, 401, app.get("/tasks").bearer(&credential).send());
+    }
+    expect("no token", 401, app.get("/auth/me").send());
+    expect(
+        "wrong password (JSON)",
+        401,
+        app.post("/auth/login")
+            .json(json!({"username": "ann", "password": wrong_password})),
+    );
+    expect(
+        "wrong password (form)",
+        401,
+        app.post("/login")
+            .form(&format!("username=ann&password={wrong_password}")),
+    );
+    expect(
+        "unknown user",
+        401,
+        app.post("/auth")
+            .json(json!({"username": "nobody", "password": wrong_password})),
+    );
+    expect(
+        "wrong current password",
+        401,
+        app.put("/auth/password").bearer(token).json(
+            json!({"current_password": wrong_password, "new_password": "a brand new password"}),
+        ),
+    );
+    expect(
+        "wrong password to delete the account",
+        401,
+        app.delete("/auth/me")
+            .bearer(token)
+            .json(json!({"password": wrong_password})),
+    );
+
+    // 403
+    expect(
+        "API key creating a key",
+        403,
+        app.post("/auth/api-keys")
+            .header("X-API-Key", key)
+            .json(json!({"name": "escalation"})),
+    );
+    expect(
+        "API key changing the password",
+        403,
+        app.put("/auth/password").bearer(key).json(
+            json!({"current_password": password_of("ann"), "new_password": "a brand new password"}),
+        ),
+    );
+
+    // 404
+    expect("unknown route", 404, app.get("/admin").bearer(token).send());
+    expect(
+        "another user's task",
+        404,
+        app.get(&format!("/tasks/{}", bob.task_id))
+            .bearer(token)
+            .send(),
+    );
+    expect(
+        "another user's project in a body",
+        404,
+        app.post("/tasks")
+            .bearer(token)
+            .json(json!({"title": "x", "project_id": bob.project_id})),
+    );
+    expect(
+        "another user's key",
+        404,
+        app.delete(&format!("/auth/api-keys/{}", bob.key_id))
+            .bearer(token)
+            .send(),
+    );
+
+    // 405
+    expect(
+        "DELETE /tasks",
+        405,
+        app.delete("/tasks").bearer(token).send(),
+    );
+    expect("GET /auth/login", 405, app.get("/auth/login").send());
+    expect("POST /healthz", 405, app.post("/healthz").send());
+
+    // 409: both are UNIQUE violations underneath.
+    expect(
+        "a taken username",
+        409,
+        app.post("/auth/register")
+            .json(json!({"username": "ANN", "password": password_of("ann")})),
+    );
+    expect(
+        "a taken project name",
+        409,
+        app.post("/projects")
+            .bearer(token)
+            .json(json!({"name": "ANN PROJECT"})),
+    );
+
+    // 413
+    expect(
+        "a task over the body cap",
+        413,
+        app.post("/tasks")
+            .bearer(token)
+            .body_bytes(Some("application/json"), over_cap),
+    );
+    expect(
+        "a login over the body cap",
+        413,
+        app.post("/auth/login")
+            .body_bytes(Some("application/json"), login_over_cap),
+    );
+
+    // 415
+    expect(
+        "a text/plain task",
+        415,
+        app.post("/tasks")
+            .bearer(token)
+            .body_bytes(Some("text/plain"), json_body(r#"{"title": "x"}"#)),
+    );
+    expect(
+        "a form patch",
+        415,
+        app.patch(&ann_task).bearer(token).form("title=x"),
+    );
+    expect(
+        "an XML registration",
+        415,
+        app.post("/auth/register").body_bytes(
+            Some("application/xml"),
+            json_body(&format!("<password>{}</password>", password_of("ann"))),
+        ),
+    );
+
+    // 422
+    expect(
+        "bad task fields",
+        422,
+        app.post("/tasks")
+            .bearer(token)
+            .json(json!({"title": "", "due_date": "2025-02-30", "priority": "high", "colour": 1})),
+    );
+    expect(
+        "a short password",
+        422,
+        app.post("/auth/register")
+            .json(json!({"username": "shorty", "password": "short"})),
+    );
+    expect(
+        "a short new password",
+        422,
+        app.put("/auth/password")
+            .bearer(token)
+            .json(json!({"current_password": password_of("ann"), "new_password": "short"})),
+    );
+    expect(
+        "a key that expired before it was made",
+        422,
+        app.post("/auth/api-keys")
+            .bearer(token)
+            .json(json!({"name": "late", "expires_at": "2001-01-01T00:00:00Z"})),
+    );
+    expect(
+        "a page too big",
+        422,
+        app.get("/tasks?limit=501").bearer(token).send(),
+    );
+
+    // 500: a store error.
+    expect(
+        "a failing insert",
+        500,
+        app.post("/tasks")
+            .bearer(token)
+            .json(json!({"title": "trip the trigger"})),
+    );
+
+    // 429: a server that allows one failure per account.
+    let strict = TestApp::spawn_configured(|config| config.login_max_failures = 1);
+    strict.register("ann");
+    let attempt = || {
+        strict
+            .post("/auth/login")
+            .json(json!({"username": "ann", "password": wrong_password}))
+    };
+    expect("the failure the throttle allows", 401, attempt());
+    expect("a throttled login", 429, attempt());
+
+    let mut secrets = vec![
+        String::from_utf8(TEST_SECRET.to_vec()).unwrap(),
+        password_of("ann"),
+        password_of("bob"),
+        wrong_password.to_owned(),
+        ann.session.token.clone(),
+        bob.session.token.clone(),
+        ann.key.clone(),
+        bob.key.clone(),
+        forged,
+        revoked_key,
+        app.db_path.display().to_string(),
+        strict.db_path.display().to_string(),
+    ];
+    secrets.push(format!("tk_{}", "0".repeat(64)));
+    (provoked, secrets)
 }
 
 // Small helpers.
