@@ -1,6 +1,7 @@
 //! Security checks as tests, after the OWASP API Security Top 10 (2023):
-//! broken object level authorization (API1), mass assignment (API3,
-//! property level authorization), resource limits (API4) and security
+//! broken object level authorization (API1), broken authentication (API2),
+//! mass assignment (API3, property level authorization), resource limits
+//! (API4), function level authorization (API5) and security
 //! misconfiguration (API8: what error bodies and headers give away).
 //!
 //! Several tests are driven by the route table itself, `router::ROUTES`:
@@ -18,7 +19,7 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::Duration;
 
-use jwt_simple::prelude::{Claims, HS256Key, MACLike};
+use jwt_simple::prelude::{Claims, HS256Key, HS384Key, HS512Key, MACLike};
 use serde_json::{Value, json};
 use taskapi::http::MAX_BODY_BYTES;
 use taskapi::router::{ROUTES, Route, method_name};
@@ -720,6 +721,169 @@ fn every_route_answers_its_owner_with_nosniff_and_credentials_only_with_no_store
     }
 }
 
+// Authentication (API2).
+
+/// A bug this test found: `user.id` is an `INTEGER PRIMARY KEY` without
+/// `AUTOINCREMENT`, so SQLite gives the next account the largest id in use
+/// plus one, which is the deleted account's id when that was the newest.
+/// A token names its user by id and token generation only, and a new
+/// account starts at generation 0, as every account did: the deleted
+/// user's unexpired tokens then authenticate as the new account, with
+/// everything a password-login token may do (read and change its tasks,
+/// mint API keys that outlive the token, log its owner out).
+#[test]
+#[ignore = "bug: user ids are reused (INTEGER PRIMARY KEY without AUTOINCREMENT), so a \
+            deleted user's token authenticates as the next account to register"]
+fn a_deleted_users_token_stays_refused_after_a_new_account_takes_its_id() {
+    let app = TestApp::spawn();
+    let ann = app.register("ann");
+    let deleted = app
+        .delete("/auth/me")
+        .bearer(&ann.token)
+        .json(json!({"password": password_of("ann")}));
+    assert_eq!(deleted.status, 204, "{}", deleted.text);
+
+    let carol = app.register("carol");
+    app.create_task(&carol, json!({"title": "Carol's private task"}));
+
+    let me = app.get("/auth/me").bearer(&ann.token).send();
+    assert_eq!(
+        me.status, 401,
+        "Ann's token after Carol (id {}, Ann was {}) registered: {}",
+        carol.user_id, ann.user_id, me.text
+    );
+    let tasks = app.get("/tasks").bearer(&ann.token).send();
+    assert!(!tasks.text.contains("Carol"), "{}", tasks.text);
+}
+
+#[test]
+fn a_claimed_client_address_does_not_escape_the_per_address_login_limit() {
+    let app = TestApp::spawn_configured(|config| config.login_max_failures_per_address = 3);
+    // Each guess names another account, so only the per-address count can
+    // stop them, and each claims another address in a header a proxy
+    // would set.
+    let claims = [
+        ("X-Forwarded-For", "203.0.113.1"),
+        ("X-Real-IP", "203.0.113.2"),
+        ("Forwarded", "for=203.0.113.3"),
+        ("X-Forwarded-For", "203.0.113.4, 198.51.100.7"),
+    ];
+    let mut statuses = Vec::new();
+    for (index, (header, address)) in claims.into_iter().enumerate() {
+        let reply = app
+            .post("/auth/login")
+            .header(header, address)
+            .json(json!({"username": format!("guess{index}"), "password": "not the password"}));
+        statuses.push(reply.status);
+    }
+    assert_eq!(statuses, [401, 401, 401, 429]);
+}
+
+#[test]
+fn a_real_signature_over_another_payload_is_refused() {
+    let app = TestApp::spawn();
+    let ann = app.register("ann");
+    let bob = app.register("bob");
+    let [anns_header, _, anns_signature] = token_parts(&ann.token);
+    let [bobs_header, bobs_payload, _] = token_parts(&bob.token);
+
+    for token in [
+        format!("{anns_header}.{bobs_payload}.{anns_signature}"),
+        format!("{bobs_header}.{bobs_payload}."),
+        format!("{bobs_header}.{bobs_payload}"),
+    ] {
+        let reply = app.get("/auth/me").bearer(&token).send();
+        reply.assert_problem(401);
+    }
+    assert_eq!(app.get("/auth/me").bearer(&bob.token).send().status, 200);
+}
+
+#[test]
+fn tokens_signed_with_another_algorithm_or_none_are_refused() {
+    let app = TestApp::spawn();
+    let ann = app.register("ann");
+    let claims = || {
+        Claims::create(jwt_simple::prelude::Duration::from_mins(30))
+            .with_issuer("taskapi")
+            .with_audience("taskapi")
+            .with_subject(ann.user_id.to_string())
+    };
+    let payload = token_parts(&ann.token)[1].to_owned();
+    let [_, _, signature] = token_parts(&ann.token);
+    let unsigned = |header: &str| format!("{}.{payload}", base64url(header.as_bytes()));
+
+    let tokens = [
+        // The same secret under a stronger HMAC is still not our algorithm.
+        (
+            "HS384",
+            HS384Key::from_bytes(TEST_SECRET)
+                .authenticate(claims())
+                .unwrap(),
+        ),
+        (
+            "HS512",
+            HS512Key::from_bytes(TEST_SECRET)
+                .authenticate(claims())
+                .unwrap(),
+        ),
+        (
+            "none, no signature part",
+            unsigned(r#"{"alg":"none","typ":"JWT"}"#),
+        ),
+        (
+            "None",
+            format!("{}.", unsigned(r#"{"alg":"None","typ":"JWT"}"#)),
+        ),
+        (
+            "NONE",
+            format!("{}.", unsigned(r#"{"alg":"NONE","typ":"JWT"}"#)),
+        ),
+        (
+            "HS256, empty signature",
+            format!("{}.", unsigned(r#"{"alg":"HS256","typ":"JWT"}"#)),
+        ),
+        (
+            "none, with a real signature",
+            format!("{}.{signature}", unsigned(r#"{"alg":"none","typ":"JWT"}"#)),
+        ),
+    ];
+    // The control: our own key and algorithm with these claims works.
+    let genuine = HS256Key::from_bytes(TEST_SECRET)
+        .authenticate(claims())
+        .unwrap();
+    assert_eq!(app.get("/auth/me").bearer(&genuine).send().status, 200);
+    for (what, token) in tokens {
+        let reply = app.get("/auth/me").bearer(&token).send();
+        assert_eq!(reply.status, 401, "{what}: {}", reply.text);
+    }
+}
+
+#[test]
+fn credentials_in_the_url_or_a_cookie_are_not_accepted() {
+    let app = TestApp::spawn();
+    let ann = Owner::new(&app, "ann");
+    let token = &ann.session.token;
+
+    for reply in [
+        app.get(&format!("/auth/me?access_token={token}")).send(),
+        app.get(&format!("/auth/me?api_key={}", ann.key)).send(),
+        app.get("/auth/me")
+            .header("Cookie", &format!("access_token={token}"))
+            .send(),
+    ] {
+        reply.assert_problem(401);
+    }
+    // On a list the parameter is unknown: a 400 that does not repeat it.
+    for credential in [token.as_str(), ann.key.as_str()] {
+        let reply = app
+            .get(&format!("/tasks?access_token={credential}"))
+            .bearer(token)
+            .send();
+        reply.assert_problem(400);
+        assert!(!reply.text.contains(credential), "{}", reply.text);
+    }
+}
+
 // The route table, as its owner calls it.
 
 /// A user with one of each object an `{id}` route names: a project with a
@@ -1357,6 +1521,28 @@ fn ids_in(list: &Value) -> Vec<i64> {
         .iter()
         .map(id_of)
         .collect()
+}
+
+/// The three dot-separated parts of a JWT.
+fn token_parts(token: &str) -> [&str; 3] {
+    let parts: Vec<&str> = token.split('.').collect();
+    parts.try_into().expect("a token of three parts")
+}
+
+/// Unpadded base64url (RFC 4648 §5), as JWTs use.
+fn base64url(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let bits = chunk
+            .iter()
+            .fold(0u32, |bits, byte| bits << 8 | u32::from(*byte))
+            << (8 * (3 - chunk.len()));
+        for index in 0..=chunk.len() {
+            out.push(ALPHABET[(bits >> (18 - 6 * index) & 63) as usize] as char);
+        }
+    }
+    out
 }
 
 /// Sends raw bytes to the server on a new connection and reads one
