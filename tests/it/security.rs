@@ -723,18 +723,16 @@ fn every_route_answers_its_owner_with_nosniff_and_credentials_only_with_no_store
 
 // Authentication (API2).
 
-/// A bug this test found: `user.id` is an `INTEGER PRIMARY KEY` without
-/// `AUTOINCREMENT`, so SQLite gives the next account the largest id in use
-/// plus one, which is the deleted account's id when that was the newest.
-/// A token names its user by id and token generation only, and a new
-/// account starts at generation 0, as every account did: the deleted
-/// user's unexpired tokens then authenticate as the new account, with
-/// everything a password-login token may do (read and change its tasks,
+/// A bug this test found, fixed by migration 4: `user.id` was an `INTEGER
+/// PRIMARY KEY` without `AUTOINCREMENT`, so SQLite gave the next account the
+/// largest id in use plus one, which was the deleted account's id when that
+/// was the newest. A token names its user by id and token generation only,
+/// and a new account starts at generation 0, as every account did: the
+/// deleted user's unexpired tokens then authenticated as the new account,
+/// with everything a password-login token may do (read and change its tasks,
 /// mint API keys that outlive the token, log its owner out).
 #[test]
-#[ignore = "bug: user ids are reused (INTEGER PRIMARY KEY without AUTOINCREMENT), so a \
-            deleted user's token authenticates as the next account to register"]
-fn a_deleted_users_token_stays_refused_after_a_new_account_takes_its_id() {
+fn a_deleted_users_token_stays_refused_after_the_next_account_registers() {
     let app = TestApp::spawn();
     let ann = app.register("ann");
     let deleted = app
