@@ -12,6 +12,7 @@ mod lists;
 mod migrations;
 mod openapi;
 mod projects;
+mod security;
 mod server;
 mod support;
 mod tasks;
