@@ -35,7 +35,7 @@ pub fn create(ctx: &mut Ctx, request: &mut Request) -> ApiResult {
 /// says otherwise; `q` matches the name or description.
 pub fn list(ctx: &mut Ctx, request: &mut Request) -> ApiResult {
     let user = ctx.authenticate(request)?;
-    let query = Query::parse(request, &["q"])?;
+    let query = Query::from_url(request.url(), &["q"])?;
     let page = query.page()?;
     let default_sort = vec![SortKey {
         field: "id",
@@ -119,7 +119,7 @@ pub fn list_tasks(ctx: &mut Ctx, request: &mut Request, id: i64) -> ApiResult {
         .copied()
         .filter(|name| *name != "project_id")
         .collect();
-    let query = Query::parse(request, &filters)?;
+    let query = Query::from_url(request.url(), &filters)?;
     let filter = crate::model::TaskFilter {
         project_id: Some(Some(id)),
         ..tasks::read_filter(&query)?

@@ -71,7 +71,7 @@ pub fn insert(ctx: &mut Ctx, owner_id: i64, task: &NewTask) -> ApiResult {
 /// says otherwise.
 pub fn list(ctx: &mut Ctx, request: &mut Request) -> ApiResult {
     let user = ctx.authenticate(request)?;
-    let query = Query::parse(request, FILTERS)?;
+    let query = Query::from_url(request.url(), FILTERS)?;
     let default_sort = vec![SortKey {
         field: "id",
         descending: false,
