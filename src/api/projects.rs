@@ -19,6 +19,9 @@ const WRITABLE: &[&str] = &["name", "description"];
 /// Read-only fields, ignored on input so a fetched project can be PUT back.
 const READ_ONLY: &[&str] = &["id", "task_count", "created_at", "updated_at"];
 
+/// The filters of a project list, besides `limit`, `offset` and `sort`.
+pub const FILTERS: &[&str] = &["q"];
+
 /// `POST /projects`: 201 with `Location`; 409 if the caller already has a
 /// project of that name (ignoring case).
 pub fn create(ctx: &mut Ctx, request: &mut Request) -> ApiResult {
@@ -35,7 +38,7 @@ pub fn create(ctx: &mut Ctx, request: &mut Request) -> ApiResult {
 /// says otherwise; `q` matches the name or description.
 pub fn list(ctx: &mut Ctx, request: &mut Request) -> ApiResult {
     let user = ctx.authenticate(request)?;
-    let query = Query::from_url(request.url(), &["q"])?;
+    let query = Query::from_url(request.url(), FILTERS)?;
     let page = query.page()?;
     let default_sort = vec![SortKey {
         field: "id",
