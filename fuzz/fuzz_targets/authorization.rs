@@ -40,12 +40,13 @@ fuzz_target!(|data: &[u8]| {
     let Some(credential) = credential_from_headers(authorization, api_key) else {
         return;
     };
-    let source = authorization.or(api_key).expect("a credential has a source");
+    let source = authorization.or(api_key).unwrap_or_default();
     assert!(!credential.is_empty());
     assert_eq!(credential, credential.trim());
     assert!(is_slice_of(credential, source));
     let resent = format!("Bearer {credential}");
-    assert_eq!(credential_from_headers(Some(&resent), None), Some(credential));
+    let again = credential_from_headers(Some(&resent), None);
+    assert_eq!(again, Some(credential));
     TOKENS.verify(credential);
 });
 
