@@ -121,3 +121,29 @@ pub fn credential_from_headers<'a>(
     }
     api_key.map(str::trim).filter(|key| !key.is_empty())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_bearer_token_comes_first_and_an_api_key_only_without_authorization() {
+        let cases = [
+            (Some("Bearer abc"), None, Some("abc")),
+            (Some("  bearer   abc  "), Some("tk_1"), Some("abc")),
+            (None, Some(" tk_1 "), Some("tk_1")),
+            (Some("Basic YWJj"), Some("tk_1"), None),
+            (Some("Bearer"), None, None),
+            (Some("Bearer  "), None, None),
+            (None, Some("  "), None),
+            (None, None, None),
+        ];
+        for (authorization, api_key, expected) in cases {
+            assert_eq!(
+                credential_from_headers(authorization, api_key),
+                expected,
+                "{authorization:?} {api_key:?}"
+            );
+        }
+    }
+}
