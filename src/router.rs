@@ -1,5 +1,5 @@
-//! The whole API on one screen: the route table, and `dispatch`, which finds
-//! the route for a request.
+//! The whole API on one screen: the route table; `resolve`, which finds the
+//! route for a method and URL; and `dispatch`, which runs its handler.
 //!
 //! Paths are matched segment by segment; `{id}` matches a positive integer
 //! and is handed to the handler. Three rules apply to every route:
@@ -94,10 +94,29 @@ pub static ROUTES: &[Route] = &[
 
 /// Finds the route for `request` and runs its handler.
 pub fn dispatch(ctx: &mut Ctx, request: &mut Request) -> ApiResult {
-    let path = normalize(http::path_of(request.url()));
+    let (route, id) = resolve(request.method(), request.url())?;
+    match (route.handler, id) {
+        (Plain(handler), _) => handler(ctx, request),
+        (WithId(handler), Some(id)) => handler(ctx, request, id),
+        (WithId(_), None) => Err(ApiError::Internal(format!(
+            "route {} takes an id but its pattern has none",
+            route.pattern
+        ))),
+    }
+}
+
+/// The route for `method` on `url` (the request target as the client sent
+/// it, query string and all), with the `{id}` from the path if its pattern
+/// has one. `Err` is a 404 (no such path), a 405 listing the allowed methods,
+/// or a 400 (a malformed id).
+///
+/// Pure, and a fuzzing target (`fuzz/fuzz_targets/router.rs`): any method
+/// and URL get a route or an `ApiError`, never a panic.
+pub fn resolve(method: &Method, url: &str) -> Result<(&'static Route, Option<i64>), ApiError> {
+    let path = normalize(http::path_of(url));
     let segments: Vec<&str> = path.split('/').skip(1).collect();
     // HEAD is GET without the body; the server drops the body.
-    let method = match request.method() {
+    let routed_as = match method {
         Method::Head => Method::Get,
         other => other.clone(),
     };
@@ -107,24 +126,14 @@ pub fn dispatch(ctx: &mut Ctx, request: &mut Request) -> ApiResult {
         let PathMatch::Matches(id) = match_pattern(route.pattern, &segments)? else {
             continue;
         };
-        if route.method != method {
+        if route.method != routed_as {
             allowed.push(method_name(&route.method));
             continue;
         }
-        return match (route.handler, id) {
-            (Plain(handler), _) => handler(ctx, request),
-            (WithId(handler), Some(id)) => handler(ctx, request, id),
-            (WithId(_), None) => Err(ApiError::Internal(format!(
-                "route {} takes an id but its pattern has none",
-                route.pattern
-            ))),
-        };
+        return Ok((route, id));
     }
     if allowed.is_empty() {
-        return Err(ApiError::NotFound(format!(
-            "no route for {} {path}",
-            request.method()
-        )));
+        return Err(ApiError::NotFound(format!("no route for {method} {path}")));
     }
     if allowed.contains(&"GET") {
         allowed.push("HEAD");
@@ -228,6 +237,13 @@ mod tests {
         ] {
             assert!(parse_id(bad).is_err(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn head_with_prefix_slash_and_query_resolves_to_the_get_route() {
+        let (route, id) = resolve(&Method::Head, "/api/v1/tasks/7/?sort=-id").unwrap();
+        assert_eq!((route.method.clone(), route.pattern), (Get, "/tasks/{id}"));
+        assert_eq!(id, Some(7));
     }
 
     #[test]

@@ -37,8 +37,46 @@ struct Session {
 /// `POST /auth/register` (alias `POST /register`): create an account and
 /// log in. 201 with a session; 409 if the username or email is taken.
 pub fn register(ctx: &mut Ctx, request: &mut Request) -> ApiResult {
+    let Registration {
+        username,
+        email,
+        password,
+    } = registration_from_body(&http::read_json_body(request)?)?;
+
+    // Hash before touching the database: the write lock is never held for
+    // the 30-40 ms argon2id takes.
+    let hash = ctx
+        .shared
+        .passwords
+        .hash(&password)
+        .map_err(ApiError::Internal)?;
+    let user = store::users::create(&ctx.db, username.as_deref(), email.as_deref(), &hash)
+        .map_err(|error| match error {
+            StoreError::Conflict(field) => {
+                ApiError::Conflict(format!("that {field} is already taken"))
+            }
+            other => other.into(),
+        })?;
+    let mut response = session(ctx, user, 0, 201)?;
+    response.set_header("Location", "/auth/me");
+    Ok(response)
+}
+
+/// A valid registration: a username, an email or both, and a password that
+/// meets the policy. (No `Debug`, so the password cannot end up in a log.)
+pub struct Registration {
+    pub username: Option<String>,
+    pub email: Option<String>,
+    pub password: String,
+}
+
+/// Validates the body of `POST /auth/register`, reporting every problem at
+/// once as a 422. Pure, and a fuzzing target
+/// (`fuzz/fuzz_targets/body_validators.rs`): any bytes get `Ok` or an
+/// `ApiError`, never a panic.
+pub fn registration_from_body(body: &[u8]) -> Result<Registration, ApiError> {
     let mut input = Input::new(
-        http::read_json_object(request)?,
+        http::parse_json_object(body)?,
         &["username", "email", "password"],
         &[],
     );
@@ -84,25 +122,11 @@ pub fn register(ctx: &mut Ctx, request: &mut Request) -> ApiResult {
         }
         Field::Invalid => String::new(),
     };
-    input.finish(())?;
-
-    // Hash before touching the database: the write lock is never held for
-    // the 30-40 ms argon2id takes.
-    let hash = ctx
-        .shared
-        .passwords
-        .hash(&password)
-        .map_err(ApiError::Internal)?;
-    let user = store::users::create(&ctx.db, username.as_deref(), email.as_deref(), &hash)
-        .map_err(|error| match error {
-            StoreError::Conflict(field) => {
-                ApiError::Conflict(format!("that {field} is already taken"))
-            }
-            other => other.into(),
-        })?;
-    let mut response = session(ctx, user, 0, 201)?;
-    response.set_header("Location", "/auth/me");
-    Ok(response)
+    input.finish(Registration {
+        username,
+        email,
+        password,
+    })
 }
 
 /// `POST /auth/login` (aliases `POST /login`, `POST /auth`): exchange a login
@@ -114,8 +138,8 @@ pub fn register(ctx: &mut Ctx, request: &mut Request) -> ApiResult {
 /// button and `curl -d` send. The `username` may hold a username or an email.
 pub fn login(ctx: &mut Ctx, request: &mut Request) -> ApiResult {
     let (login, password) = match http::media_type(request).as_deref() {
-        Some("application/x-www-form-urlencoded") => read_login_form(request)?,
-        _ => read_login_json(request)?,
+        Some("application/x-www-form-urlencoded") => login_from_form(&http::read_body(request)?)?,
+        _ => login_from_json(&http::read_json_body(request)?)?,
     };
     let found = store::users::find_for_login(&ctx.db, &login)?;
     // Throttle by the account when it exists (so that its username and its
@@ -263,10 +287,12 @@ fn session(ctx: &Ctx, user: User, generation: i64, status: u16) -> ApiResult {
     Ok(response)
 }
 
-/// A JSON login: `{"username": ..., "password": ...}` or with `email`.
-fn read_login_json(request: &mut Request) -> Result<(String, String), ApiError> {
+/// Validates a JSON login, `{"username": ..., "password": ...}` or with
+/// `email`, into the login name and the password. Pure, and a fuzzing target
+/// like [`registration_from_body`].
+pub fn login_from_json(body: &[u8]) -> Result<(String, String), ApiError> {
     let mut input = Input::new(
-        http::read_json_object(request)?,
+        http::parse_json_object(body)?,
         &["username", "email", "password"],
         &[],
     );
@@ -288,11 +314,12 @@ fn read_login_json(request: &mut Request) -> Result<(String, String), ApiError> 
     input.finish((login, password.unwrap_or_default()))
 }
 
-/// An OAuth2 password-grant form (RFC 6749 §4.3.2). Fields other than the
-/// ones below are ignored: OAuth2 clients add their own.
-fn read_login_form(request: &mut Request) -> Result<(String, String), ApiError> {
-    let body = http::read_body(request)?;
-    let body = std::str::from_utf8(&body)
+/// Validates an OAuth2 password-grant form (RFC 6749 §4.3.2) into the login
+/// name and the password. Fields other than the ones below are ignored:
+/// OAuth2 clients add their own. Pure, and a fuzzing target like
+/// [`registration_from_body`].
+pub fn login_from_form(body: &[u8]) -> Result<(String, String), ApiError> {
+    let body = std::str::from_utf8(body)
         .map_err(|_| ApiError::BadRequest("form body is not valid UTF-8".to_owned()))?;
     let pairs = http::parse_urlencoded(body)?;
     let field = |name: &str| {

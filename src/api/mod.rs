@@ -77,8 +77,11 @@ impl Ctx {
     }
 
     fn caller(&self, request: &Request) -> Result<(User, Credential), ApiError> {
-        let presented = presented_credential(request)
-            .ok_or(ApiError::Unauthorized(AuthFailure::MissingToken))?;
+        let presented = credential_from_headers(
+            http::header(request, "Authorization"),
+            http::header(request, "X-API-Key"),
+        )
+        .ok_or(ApiError::Unauthorized(AuthFailure::MissingToken))?;
         let invalid = || ApiError::Unauthorized(AuthFailure::InvalidToken);
         if presented.starts_with(API_KEY_PREFIX) {
             let hash = hash_api_key(presented);
@@ -94,17 +97,53 @@ impl Ctx {
     }
 }
 
-/// The credential a request presents: the token of an
-/// `Authorization: Bearer <token>` header (RFC 6750 §2.1; the scheme name is
-/// case-insensitive), else an `X-API-Key` header. A bearer "token" that
-/// starts with `tk_` is an API key.
-fn presented_credential(request: &Request) -> Option<&str> {
-    if let Some(value) = http::header(request, "Authorization") {
+/// The credential a request presents, given the values of its
+/// `Authorization` and `X-API-Key` headers: the token of
+/// `Authorization: Bearer <token>` (RFC 6750 §2.1; the scheme name is
+/// case-insensitive), else the `X-API-Key`. A bearer "token" that starts
+/// with `tk_` is an API key.
+///
+/// When an `Authorization` header is present it alone decides: one that is
+/// not a bearer token means no credential, even with an `X-API-Key` beside
+/// it.
+///
+/// Pure, and a fuzzing target (`fuzz/fuzz_targets/authorization.rs`): the
+/// credential, when there is one, is a non-empty slice of a header value
+/// with no whitespace around it.
+pub fn credential_from_headers<'a>(
+    authorization: Option<&'a str>,
+    api_key: Option<&'a str>,
+) -> Option<&'a str> {
+    if let Some(value) = authorization {
         let (scheme, token) = value.trim().split_once(' ')?;
         let token = token.trim();
         return (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token);
     }
-    http::header(request, "X-API-Key")
-        .map(str::trim)
-        .filter(|key| !key.is_empty())
+    api_key.map(str::trim).filter(|key| !key.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_bearer_token_comes_first_and_an_api_key_only_without_authorization() {
+        let cases = [
+            (Some("Bearer abc"), None, Some("abc")),
+            (Some("  bearer   abc  "), Some("tk_1"), Some("abc")),
+            (None, Some(" tk_1 "), Some("tk_1")),
+            (Some("Basic YWJj"), Some("tk_1"), None),
+            (Some("Bearer"), None, None),
+            (Some("Bearer  "), None, None),
+            (None, Some("  "), None),
+            (None, None, None),
+        ];
+        for (authorization, api_key, expected) in cases {
+            assert_eq!(
+                credential_from_headers(authorization, api_key),
+                expected,
+                "{authorization:?} {api_key:?}"
+            );
+        }
+    }
 }

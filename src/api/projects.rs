@@ -19,11 +19,14 @@ const WRITABLE: &[&str] = &["name", "description"];
 /// Read-only fields, ignored on input so a fetched project can be PUT back.
 const READ_ONLY: &[&str] = &["id", "task_count", "created_at", "updated_at"];
 
+/// The filters of a project list, besides `limit`, `offset` and `sort`.
+pub const FILTERS: &[&str] = &["q"];
+
 /// `POST /projects`: 201 with `Location`; 409 if the caller already has a
 /// project of that name (ignoring case).
 pub fn create(ctx: &mut Ctx, request: &mut Request) -> ApiResult {
     let user = ctx.authenticate(request)?;
-    let project = read_new_project(request)?;
+    let project = new_project_from_body(&http::read_json_body(request)?)?;
     let project = store::projects::create(&ctx.db, user.id, &project).map_err(name_taken)?;
     Ok(Response::created(
         format!("/projects/{}", project.id),
@@ -35,7 +38,7 @@ pub fn create(ctx: &mut Ctx, request: &mut Request) -> ApiResult {
 /// says otherwise; `q` matches the name or description.
 pub fn list(ctx: &mut Ctx, request: &mut Request) -> ApiResult {
     let user = ctx.authenticate(request)?;
-    let query = Query::parse(request, &["q"])?;
+    let query = Query::from_url(request.url(), FILTERS)?;
     let page = query.page()?;
     let default_sort = vec![SortKey {
         field: "id",
@@ -65,7 +68,7 @@ pub fn get(ctx: &mut Ctx, request: &mut Request, id: i64) -> ApiResult {
 /// description becomes null).
 pub fn replace(ctx: &mut Ctx, request: &mut Request, id: i64) -> ApiResult {
     let user = ctx.authenticate(request)?;
-    let project = read_new_project(request)?;
+    let project = new_project_from_body(&http::read_json_body(request)?)?;
     let project = store::projects::replace(&ctx.db, user.id, id, &project)
         .map_err(name_taken)?
         .ok_or(ApiError::not_found("project", id))?;
@@ -75,12 +78,7 @@ pub fn replace(ctx: &mut Ctx, request: &mut Request, id: i64) -> ApiResult {
 /// `PATCH /projects/{id}`: JSON Merge Patch of the name and description.
 pub fn patch(ctx: &mut Ctx, request: &mut Request, id: i64) -> ApiResult {
     let user = ctx.authenticate(request)?;
-    let mut input = Input::new(http::read_json_object(request)?, WRITABLE, READ_ONLY);
-    let patch = ProjectPatch {
-        name: input.name("name", TITLE_MAX_CHARS),
-        description: input.nullable_text("description", DESCRIPTION_MAX_CHARS),
-    };
-    let patch = input.finish(patch)?;
+    let patch = project_patch_from_body(&http::read_json_body(request)?)?;
     let project = store::projects::patch_project(&ctx.db, user.id, id, &patch)
         .map_err(name_taken)?
         .ok_or(ApiError::not_found("project", id))?;
@@ -100,7 +98,7 @@ pub fn delete(ctx: &mut Ctx, request: &mut Request, id: i64) -> ApiResult {
 /// that of `POST /tasks`; a `project_id` in it must name this project.
 pub fn create_task(ctx: &mut Ctx, request: &mut Request, id: i64) -> ApiResult {
     let user = ctx.authenticate(request)?;
-    let mut task = tasks::read_new_task(request)?;
+    let mut task = tasks::new_task_from_body(&http::read_json_body(request)?)?;
     match task.project_id {
         Some(other) if other != id => {
             return Err(ApiError::invalid(
@@ -124,7 +122,7 @@ pub fn list_tasks(ctx: &mut Ctx, request: &mut Request, id: i64) -> ApiResult {
         .copied()
         .filter(|name| *name != "project_id")
         .collect();
-    let query = Query::parse(request, &filters)?;
+    let query = Query::from_url(request.url(), &filters)?;
     let filter = crate::model::TaskFilter {
         project_id: Some(Some(id)),
         ..tasks::read_filter(&query)?
@@ -136,8 +134,11 @@ pub fn list_tasks(ctx: &mut Ctx, request: &mut Request, id: i64) -> ApiResult {
     tasks::respond_with_page(ctx, user.id, &query, filter, default_sort)
 }
 
-fn read_new_project(request: &mut Request) -> Result<NewProject, ApiError> {
-    let mut input = Input::new(http::read_json_object(request)?, WRITABLE, READ_ONLY);
+/// Validates a full project body (POST, PUT): `name` required, an omitted
+/// `description` is null. Pure, and a fuzzing target like
+/// [`tasks::new_task_from_body`].
+pub fn new_project_from_body(body: &[u8]) -> Result<NewProject, ApiError> {
+    let mut input = Input::new(http::parse_json_object(body)?, WRITABLE, READ_ONLY);
     let name = input.name("name", TITLE_MAX_CHARS);
     if name.is_none() && !input.has_error("name") {
         input.error("name", "is required");
@@ -147,6 +148,16 @@ fn read_new_project(request: &mut Request) -> Result<NewProject, ApiError> {
         name: name.unwrap_or_default(),
         description: description.flatten(),
     })
+}
+
+/// Validates a merge patch body (PATCH) of a project's name and description.
+pub fn project_patch_from_body(body: &[u8]) -> Result<ProjectPatch, ApiError> {
+    let mut input = Input::new(http::parse_json_object(body)?, WRITABLE, READ_ONLY);
+    let patch = ProjectPatch {
+        name: input.name("name", TITLE_MAX_CHARS),
+        description: input.nullable_text("description", DESCRIPTION_MAX_CHARS),
+    };
+    input.finish(patch)
 }
 
 fn name_taken(error: StoreError) -> ApiError {

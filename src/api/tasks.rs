@@ -56,7 +56,7 @@ pub const FILTERS: &[&str] = &[
 /// `POST /tasks`: create a task. 201 with `Location: /tasks/{id}`.
 pub fn create(ctx: &mut Ctx, request: &mut Request) -> ApiResult {
     let user = ctx.authenticate(request)?;
-    let task = read_new_task(request)?;
+    let task = new_task_from_body(&http::read_json_body(request)?)?;
     insert(ctx, user.id, &task)
 }
 
@@ -71,7 +71,7 @@ pub fn insert(ctx: &mut Ctx, owner_id: i64, task: &NewTask) -> ApiResult {
 /// says otherwise.
 pub fn list(ctx: &mut Ctx, request: &mut Request) -> ApiResult {
     let user = ctx.authenticate(request)?;
-    let query = Query::parse(request, FILTERS)?;
+    let query = Query::from_url(request.url(), FILTERS)?;
     let default_sort = vec![SortKey {
         field: "id",
         descending: false,
@@ -133,7 +133,7 @@ pub fn get(ctx: &mut Ctx, request: &mut Request, id: i64) -> ApiResult {
 /// `PUT /tasks/{id}`: replace every writable field.
 pub fn replace(ctx: &mut Ctx, request: &mut Request, id: i64) -> ApiResult {
     let user = ctx.authenticate(request)?;
-    let task = read_new_task(request)?;
+    let task = new_task_from_body(&http::read_json_body(request)?)?;
     let task = store::tasks::replace(&ctx.db, user.id, id, &task)
         .map_err(project_not_found(task.project_id))?
         .ok_or(ApiError::not_found("task", id))?;
@@ -143,7 +143,7 @@ pub fn replace(ctx: &mut Ctx, request: &mut Request, id: i64) -> ApiResult {
 /// `PATCH /tasks/{id}`: change only the fields present.
 pub fn patch(ctx: &mut Ctx, request: &mut Request, id: i64) -> ApiResult {
     let user = ctx.authenticate(request)?;
-    let patch = read_patch(request)?;
+    let patch = task_patch_from_body(&http::read_json_body(request)?)?;
     let task = store::tasks::patch(&ctx.db, user.id, id, &patch)
         .map_err(project_not_found(patch.project_id.flatten()))?
         .ok_or(ApiError::not_found("task", id))?;
@@ -170,9 +170,15 @@ fn project_not_found(project_id: Option<i64>) -> impl FnOnce(StoreError) -> ApiE
     }
 }
 
-/// A full task body (POST, PUT): `title` required, the rest defaulted.
-pub fn read_new_task(request: &mut Request) -> Result<NewTask, ApiError> {
-    let mut input = Input::new(http::read_json_object(request)?, WRITABLE, READ_ONLY);
+/// Validates a full task body (POST, PUT): `title` required, the rest
+/// defaulted. Every problem is reported at once, as a 422; bytes that are not
+/// a JSON object are a 400.
+///
+/// Like every `*_from_body` validator this is pure, a fuzzing target
+/// (`fuzz/fuzz_targets/body_validators.rs`): it must answer any bytes at all
+/// with `Ok` or an `ApiError`, never a panic.
+pub fn new_task_from_body(body: &[u8]) -> Result<NewTask, ApiError> {
+    let mut input = Input::new(http::parse_json_object(body)?, WRITABLE, READ_ONLY);
     let fields = read_fields(&mut input);
     if fields.title.is_none() && !input.has_error("title") {
         input.error("title", "is required");
@@ -187,9 +193,10 @@ pub fn read_new_task(request: &mut Request) -> Result<NewTask, ApiError> {
     })
 }
 
-/// A merge patch body (PATCH).
-fn read_patch(request: &mut Request) -> Result<TaskPatch, ApiError> {
-    let mut input = Input::new(http::read_json_object(request)?, WRITABLE, READ_ONLY);
+/// Validates a merge patch body (PATCH): the fields present, each checked
+/// as in [`new_task_from_body`].
+pub fn task_patch_from_body(body: &[u8]) -> Result<TaskPatch, ApiError> {
+    let mut input = Input::new(http::parse_json_object(body)?, WRITABLE, READ_ONLY);
     let fields = read_fields(&mut input);
     input.finish(fields)
 }
