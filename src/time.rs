@@ -102,6 +102,10 @@ pub fn parse_rfc3339(text: &str) -> Option<i64> {
                 return None;
             }
             let (hours, minutes) = (number(&zone[1..3])?, number(&zone[4..6])?);
+            // RFC 3339's time-numoffset: hours 00-23, minutes 00-59.
+            if hours > 23 || minutes > 59 {
+                return None;
+            }
             sign * (hours * 3600 + minutes * 60)
         }
     };
@@ -181,6 +185,14 @@ mod tests {
     fn http_dates_name_the_weekday() {
         assert_eq!(http_date(0), "Thu, 01 Jan 1970 00:00:00 GMT");
         assert_eq!(http_date(1_795_340_096), "Sun, 22 Nov 2026 09:34:56 GMT");
+    }
+
+    #[test]
+    fn offsets_beyond_23_hours_or_59_minutes_are_refused() {
+        assert_eq!(parse_rfc3339("2027-01-01T00:00:00+99:99"), None);
+        assert_eq!(parse_rfc3339("2027-01-01T00:00:00-24:00"), None);
+        assert_eq!(parse_rfc3339("2027-01-01T00:00:00+05:60"), None);
+        assert!(parse_rfc3339("2027-01-01T00:00:00+23:59").is_some());
     }
 
     #[test]
