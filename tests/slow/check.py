@@ -107,11 +107,17 @@ print(
 
 for _, connection in clients:
     connection.close()
-# tiny_http lets an idle connection thread go after 5 s.
+# tiny_http lets an idle connection thread go after 5 s, and the server
+# hands free heap memory back every 10 s. What may stay is glibc's cache of
+# the stacks of exited threads, which it keeps for new threads: bounded (to
+# 40 MiB of address space, a few dozen stacks). Measured after a run: 26
+# stack mappings (8 of live threads) holding 0.5 MiB, and a total 0.6-0.9
+# MiB above baseline, hence the tolerance.
+tolerance_kib = 1536
 deadline = time.monotonic() + 15
 while True:
     threads, rss = status()
-    if threads <= threads_before and rss <= rss_before + 512:
+    if threads <= threads_before and rss <= rss_before + tolerance_kib:
         break
     if time.monotonic() > deadline:
         raise SystemExit(
