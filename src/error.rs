@@ -189,7 +189,8 @@ impl ApiError {
 impl From<StoreError> for ApiError {
     fn from(error: StoreError) -> ApiError {
         match error {
-            // A full disk or a read-only file: 503, and the client may retry
+            // The database cannot take writes now (a full disk, a read-only file,
+            // an I/O error): 503, and the client may retry
             // once the operator has fixed it.
             StoreError::Unavailable(cause) => ApiError::Unavailable(format!("database: {cause}")),
             // A conflict or missing reference the handler did not expect is

@@ -152,11 +152,10 @@ const PREREAD_BODY_BYTES: usize = 1024;
 /// socket: a `Content-Length` over 1 KiB, a chunked body, or one sent only
 /// after `100 Continue`. Shorter bodies are already in memory when a worker
 /// gets the request. (A `Connection: upgrade` request's "body" is the raw
-/// connection, so it counts too.)
+/// connection, so it counts too: see [`read_body`].)
 pub fn body_is_streamed(request: &Request) -> bool {
     let has = |name: &str| header(request, name).is_some();
-    let upgrade = header(request, "Connection")
-        .is_some_and(|value| value.to_ascii_lowercase().contains("upgrade"));
+    let upgrade = asks_to_upgrade(request);
     match request.body_length() {
         Some(0) => upgrade,
         Some(length) => length > PREREAD_BODY_BYTES || has("Expect") || upgrade,
@@ -171,13 +170,27 @@ pub fn body_is_streamed(request: &Request) -> bool {
 /// tiny_http does the same when a request is dropped with its body unread,
 /// but into one buffer the size of the *declared* remainder: a client that
 /// really sends the gigabyte it declared would cost a gigabyte of memory.
-/// Discarding here first leaves tiny_http nothing to read. Only a client
-/// that disconnects short of a length in the terabytes still reaches that
-/// drain, which cannot allocate so much and aborts the process (a limit
-/// stated in the README; the supervisor restarts the server).
+/// Discarding here first leaves tiny_http nothing to read. A client that
+/// stops short of what it declared still reaches that drain (when it
+/// closes, inside this function): a declared remainder larger than the
+/// machine's memory cannot be allocated and aborts the process (a limit
+/// stated in the README; the supervisor restarts the server), and
+/// `u64::MAX` panics (callers catch it).
 pub fn discard_body(request: &mut Request) {
+    // An upgrade request's reader is the raw connection, which ends only
+    // when the client closes it, and which tiny_http does not drain.
+    if asks_to_upgrade(request) {
+        return;
+    }
     // An error means the client is gone: nothing is left to discard.
     let _ = std::io::copy(request.as_reader(), &mut std::io::sink());
+}
+
+/// Whether the request says `Connection: upgrade` (an `h2c` or WebSocket
+/// probe). tiny_http then hands over the raw connection as the body.
+fn asks_to_upgrade(request: &Request) -> bool {
+    header(request, "Connection")
+        .is_some_and(|value| value.to_ascii_lowercase().contains("upgrade"))
 }
 
 /// Reads the request body, refusing more than `MAX_BODY_BYTES`.
@@ -194,10 +207,17 @@ pub fn read_body(request: &mut Request) -> Result<Vec<u8>, ApiError> {
     {
         return Err(too_large);
     }
+    // For an upgrade request the reader is the raw connection: read only
+    // the declared length, never up to the close that would not come.
+    let limit = if asks_to_upgrade(request) {
+        request.body_length().unwrap_or(0) as u64
+    } else {
+        MAX_BODY_BYTES as u64 + 1
+    };
     let mut body = Vec::new();
     request
         .as_reader()
-        .take(MAX_BODY_BYTES as u64 + 1)
+        .take(limit)
         .read_to_end(&mut body)
         .map_err(|error| ApiError::BadRequest(format!("could not read request body: {error}")))?;
     if body.len() > MAX_BODY_BYTES {
@@ -206,22 +226,12 @@ pub fn read_body(request: &mut Request) -> Result<Vec<u8>, ApiError> {
     Ok(body)
 }
 
-/// Reads a JSON object body. A body in another media type is a 415; a body
-/// that is not JSON, or JSON that is not an object, is a 400.
-pub fn read_json_object(request: &mut Request) -> Result<Map<String, Value>, ApiError> {
-    parse_json_object(&read_json_body(request)?)
-}
-
-/// Reads the bytes of a body that should be JSON, without parsing them: a
-/// body in another media type is a 415. The validators that turn the bytes
-/// into an input type (`api::tasks::new_task_from_body` and its siblings)
-/// take it from here; keeping them free of `Request` lets them be tested and
-/// fuzzed on plain bytes.
+/// Refuses a body in another media type than JSON with 415.
 ///
 /// A request without `Content-Type` is read as JSON: curl users who forget
 /// `-H 'Content-Type: application/json'` are the common case, and refusing
 /// them would help nobody.
-pub fn read_json_body(request: &mut Request) -> Result<Vec<u8>, ApiError> {
+pub fn require_json(request: &Request) -> Result<(), ApiError> {
     if let Some(media_type) = media_type(request)
         && !is_json(&media_type)
     {
@@ -229,7 +239,7 @@ pub fn read_json_body(request: &mut Request) -> Result<Vec<u8>, ApiError> {
             "request body must be application/json, not {media_type}"
         )));
     }
-    read_body(request)
+    Ok(())
 }
 
 /// Parses bytes as a JSON object: anything else is a 400.

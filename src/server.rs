@@ -6,13 +6,16 @@
 //!                  │ parse requests, queue them
 //!                  ▼
 //!   worker 1 ── recv() ─┐
-//!   worker 2 ── recv() ─┼─ each: own SQLite connection, catch_unwind(handler),
+//!   worker 2 ── recv() ─┼─ each: own SQLite connection for reads, catch_unwind(handler),
 //!   worker N ── recv() ─┘        access log line, send the response
+//!                        (a "finish" thread sends instead when a body is still arriving)
+//!   housekeeping thread: watches the listener, returns free memory
 //! ```
 //!
-//! Workers share one `tiny_http::Server` and block in `recv()`; nothing else
-//! is shared but read-only state (`api::Shared`), so no lock in our code sits
-//! on the request path except the argon2 permits.
+//! Workers share one `tiny_http::Server` and block in `recv()`. Besides
+//! read-only state (`api::Shared`), they share the argon2 permits, the
+//! store's writer (`store/writer.rs`), and two counters of places: for
+//! reading slow bodies and for finishing threads (see `serve`).
 
 use std::fs;
 use std::net::{IpAddr, SocketAddr, TcpListener};
@@ -68,8 +71,8 @@ struct Lifecycle {
     finishers: Arc<Slots>,
 }
 
-/// A counter of places, taken and given back without waiting: when none is
-/// free the caller does something else instead of queueing.
+/// A counter of places, taken and given back; when none is free the caller
+/// does something else instead of queueing (after a short wait, at most).
 struct Slots {
     limit: usize,
     taken: AtomicUsize,
@@ -95,6 +98,21 @@ impl Slots {
             .map(|_| Slot(Arc::clone(self)))
     }
 
+    /// Like `take`, but waits up to `patience` for a place to come free,
+    /// checking every millisecond.
+    fn take_within(self: &Arc<Self>, patience: Duration) -> Option<Slot> {
+        let deadline = Instant::now() + patience;
+        loop {
+            if let Some(slot) = self.take() {
+                return Some(slot);
+            }
+            if Instant::now() >= deadline {
+                return None;
+            }
+            thread::sleep(Duration::from_millis(1));
+        }
+    }
+
     fn taken(&self) -> usize {
         self.taken.load(Ordering::SeqCst)
     }
@@ -105,6 +123,14 @@ impl Drop for Slot {
         self.0.taken.fetch_sub(1, Ordering::SeqCst);
     }
 }
+
+/// How long a request whose body is still arriving waits for a place among
+/// the body readers before it gets a 503. Quick clients hold a place for
+/// microseconds to milliseconds, so a short wait spares them the 503 when a
+/// few arrive at once (16 at once on 2 workers all got one without it); a
+/// slow client holds it for as long as it likes, and the wait is all that
+/// each further one costs a worker.
+const UPLOAD_PATIENCE: Duration = Duration::from_millis(10);
 
 /// How many threads may be finishing requests for the workers at once (see
 /// `finish_later`); beyond that a worker finishes its request itself.
@@ -184,7 +210,8 @@ pub fn start_on(
         stopping: AtomicBool::new(false),
         accept_failed: AtomicBool::new(false),
         // At most half the workers wait on slow request bodies, so the other
-        // half always serve everyone else (see `serve`).
+        // half always serve everyone else (see `serve`); a single worker
+        // has no other half.
         uploads: Slots::new((worker_count / 2).max(1)),
         finishers: Slots::new(MAX_FINISHERS),
     });
@@ -196,6 +223,7 @@ pub fn start_on(
         contexts.push(Ctx {
             db,
             shared: Arc::clone(&shared),
+            body: None,
         });
     }
     let workers = contexts
@@ -238,8 +266,9 @@ impl Server {
         }
     }
 
-    /// Waits until every worker has finished. `Err` if the server stopped
-    /// because it could no longer accept connections.
+    /// Waits until every worker, and every thread finishing a request for
+    /// one, has finished. `Err` if the server stopped because it could no
+    /// longer accept connections.
     pub fn wait(self) -> Result<(), String> {
         for worker in self.workers {
             // A worker never panics: handler panics are caught inside it.
@@ -381,14 +410,17 @@ fn work(lifecycle: &Arc<Lifecycle>, ctx: &mut Ctx, handler: Dispatcher) {
 /// trickles in a byte at a time takes as long as the client likes, and
 /// tiny_http lets us neither time the read out nor close the socket. Two
 /// rules keep such clients from starving everyone else:
-/// - at most half the workers run a handler on such a request at once; the
-///   next one gets a 503 with `Retry-After` without its body being read;
+/// - at most half the workers read such a body at once (up to the 1 MiB
+///   cap, before the handler runs, which then gets it from `Ctx::body`);
+///   the next request gets a 503 with `Retry-After` without its body being
+///   read. The place is given back as soon as the body is in memory, so
+///   quick clients only ever hold one for microseconds;
 /// - the worker never waits for what is left of such a body after the
-///   handler is done (a 413, a 401, a 503 may leave all of it unread): a
-///   separate thread discards it and sends the response (`finish_later`).
+///   handler is done (a 413 may leave all of it unread): a separate thread
+///   discards it and sends the response (`finish_later`).
 ///
 /// Requests without a body, or with one of at most 1 KiB (which tiny_http
-/// has read before queueing the request), never wait on the client.
+/// has read before queueing the request), never wait on the client to send.
 fn serve(lifecycle: &Lifecycle, ctx: &mut Ctx, handler: Dispatcher, mut request: Request) {
     let started = Instant::now();
     if !http::body_is_streamed(&request) {
@@ -396,8 +428,15 @@ fn serve(lifecycle: &Lifecycle, ctx: &mut Ctx, handler: Dispatcher, mut request:
         finish(request, response, started);
         return;
     }
-    let response = match lifecycle.uploads.take() {
-        Some(_upload) => answer(ctx, handler, &mut request),
+    let response = match lifecycle.uploads.take_within(UPLOAD_PATIENCE) {
+        Some(upload) => {
+            ctx.body = Some(http::read_body(&mut request));
+            drop(upload);
+            let response = answer(ctx, handler, &mut request);
+            // A handler that had no use for the body leaves it here.
+            ctx.body = None;
+            response
+        }
         None => ApiError::Overloaded(
             "too many requests are sending their bodies slowly; try again shortly".to_owned(),
         )
@@ -407,10 +446,7 @@ fn serve(lifecycle: &Lifecycle, ctx: &mut Ctx, handler: Dispatcher, mut request:
         Some(finisher) => finish_later(finisher, request, response, started),
         // MAX_FINISHERS clients already hold finishing threads: this worker
         // finishes the request itself.
-        None => {
-            http::discard_body(&mut request);
-            finish(request, response, started);
-        }
+        None => finish_discarding(request, response, started),
     }
 }
 
@@ -435,28 +471,44 @@ fn answer(ctx: &mut Ctx, handler: Dispatcher, request: &mut Request) -> Response
 /// is left of the body, then sends the response and logs it. The thread is
 /// gone when the client has sent its body or left; `finisher` is its place
 /// among `MAX_FINISHERS`.
-fn finish_later(finisher: Slot, mut request: Request, response: Response, started: Instant) {
+fn finish_later(finisher: Slot, request: Request, response: Response, started: Instant) {
     let spawned = thread::Builder::new()
         .name("finish".to_owned())
         .stack_size(FINISHER_STACK_BYTES)
         .spawn(move || {
             let _finisher = finisher;
-            http::discard_body(&mut request);
-            finish(request, response, started);
+            finish_discarding(request, response, started);
         });
     if let Err(error) = spawned {
-        // The closure, and the request in it, was dropped: tiny_http
-        // answered a bare 500.
+        // The closure, and the request in it, was dropped on this worker:
+        // tiny_http answered a bare 500 and drained the body here. Rare (the
+        // system is out of threads), and it costs this worker a wait.
         eprintln!("spawning a thread to finish a request: {error}");
     }
+}
+
+/// Discards what is left of the body, then sends the response.
+///
+/// Discarding can panic inside tiny_http: when a client that declared
+/// `u64::MAX` bytes closes its side, tiny_http drops its body reader at the
+/// end of the data, and that reader's drop sizes a buffer for the missing
+/// bytes, which overflows. The panic costs this request only, on whichever
+/// thread runs this (a finishing thread, or a worker when none is free).
+/// The reader is gone by then, so sending afterwards drains nothing.
+fn finish_discarding(mut request: Request, response: Response, started: Instant) {
+    let discarded = panic::catch_unwind(AssertUnwindSafe(|| http::discard_body(&mut request)));
+    if discarded.is_err() {
+        eprintln!("discarding a request body panicked in tiny_http (a client's absurd length)");
+    }
+    finish(request, response, started);
 }
 
 /// Sends the response and writes the access-log line.
 ///
 /// Sending drops the request, and tiny_http drains what is left of a body
 /// then (see `http::discard_body`): for a client that declared a body of
-/// `u64::MAX` bytes and left, sizing that drain's buffer panics. The panic
-/// costs only this request, not the thread.
+/// `u64::MAX` bytes and reset the connection, sizing that drain's buffer
+/// panics. The panic costs only this request, not the thread.
 fn finish(request: Request, response: Response, started: Instant) {
     let method = request.method().clone();
     let path = http::path_of(request.url()).to_owned();

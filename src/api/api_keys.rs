@@ -30,7 +30,7 @@ struct CreatedKey {
 /// `POST /auth/api-keys` `{"name", "expires_at"?}`: 201 with the key.
 pub fn create(ctx: &mut Ctx, request: &mut Request) -> ApiResult {
     let user = ctx.authenticate_with_password_session(request)?;
-    let new_key = new_api_key_from_body(&http::read_json_body(request)?, time::unix_now())?;
+    let new_key = new_api_key_from_body(&ctx.json_body(request)?, time::unix_now())?;
 
     let secret = auth::generate_api_key().map_err(ApiError::Internal)?;
     let listed = store::api_keys::create(&ctx.db, user.id, &new_key, &secret.prefix, &secret.hash)?;

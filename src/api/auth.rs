@@ -41,7 +41,7 @@ pub fn register(ctx: &mut Ctx, request: &mut Request) -> ApiResult {
         username,
         email,
         password,
-    } = registration_from_body(&http::read_json_body(request)?)?;
+    } = registration_from_body(&ctx.json_body(request)?)?;
 
     // Hash before touching the database: the write lock is never held for
     // the 30-40 ms argon2id takes.
@@ -138,8 +138,8 @@ pub fn registration_from_body(body: &[u8]) -> Result<Registration, ApiError> {
 /// button and `curl -d` send. The `username` may hold a username or an email.
 pub fn login(ctx: &mut Ctx, request: &mut Request) -> ApiResult {
     let (login, password) = match http::media_type(request).as_deref() {
-        Some("application/x-www-form-urlencoded") => login_from_form(&http::read_body(request)?)?,
-        _ => login_from_json(&http::read_json_body(request)?)?,
+        Some("application/x-www-form-urlencoded") => login_from_form(&ctx.body(request)?)?,
+        _ => login_from_json(&ctx.json_body(request)?)?,
     };
     let found = store::users::find_for_login(&ctx.db, &login)?;
     // Throttle by the account when it exists (so that its username and its
@@ -170,7 +170,7 @@ pub fn me(ctx: &mut Ctx, request: &mut Request) -> ApiResult {
 pub fn change_password(ctx: &mut Ctx, request: &mut Request) -> ApiResult {
     let user = ctx.authenticate_with_password_session(request)?;
     let mut input = Input::new(
-        http::read_json_object(request)?,
+        http::parse_json_object(&ctx.json_body(request)?)?,
         &["current_password", "new_password"],
         &[],
     );
@@ -203,7 +203,11 @@ pub fn logout(ctx: &mut Ctx, request: &mut Request) -> ApiResult {
 /// refused from then on.
 pub fn delete_me(ctx: &mut Ctx, request: &mut Request) -> ApiResult {
     let user = ctx.authenticate_with_password_session(request)?;
-    let mut input = Input::new(http::read_json_object(request)?, &["password"], &[]);
+    let mut input = Input::new(
+        http::parse_json_object(&ctx.json_body(request)?)?,
+        &["password"],
+        &[],
+    );
     let password = required_text(&mut input, "password");
     let password = input.finish(password.unwrap_or_default())?;
     confirm_own_password(ctx, request, user.id, &password)?;

@@ -42,6 +42,10 @@ pub struct Shared {
 pub struct Ctx {
     pub db: Db,
     pub shared: Arc<Shared>,
+    /// The current request's body when the server has already read it from
+    /// the socket (see `server::serve`); handlers get it through
+    /// [`Ctx::body`].
+    pub body: Option<Result<Vec<u8>, ApiError>>,
 }
 
 /// How a caller proved who they are.
@@ -54,6 +58,22 @@ pub enum Credential {
 }
 
 impl Ctx {
+    /// The request body, at most `http::MAX_BODY_BYTES`: the one the server
+    /// read ahead, or else read now.
+    pub fn body(&mut self, request: &mut Request) -> Result<Vec<u8>, ApiError> {
+        self.body.take().unwrap_or_else(|| http::read_body(request))
+    }
+
+    /// The bytes of a body that should be JSON, not parsed: a body in
+    /// another media type is a 415 (`http::require_json`). The validators
+    /// that turn the bytes into an input type (`tasks::new_task_from_body`
+    /// and its siblings) take it from here; keeping them free of `Request`
+    /// lets them be tested and fuzzed on plain bytes.
+    pub fn json_body(&mut self, request: &mut Request) -> Result<Vec<u8>, ApiError> {
+        http::require_json(request)?;
+        self.body(request)
+    }
+
     /// The user a request's token or API key names.
     ///
     /// Any failure (no credential, another scheme, a bad, expired, revoked

@@ -26,7 +26,7 @@ pub const FILTERS: &[&str] = &["q"];
 /// project of that name (ignoring case).
 pub fn create(ctx: &mut Ctx, request: &mut Request) -> ApiResult {
     let user = ctx.authenticate(request)?;
-    let project = new_project_from_body(&http::read_json_body(request)?)?;
+    let project = new_project_from_body(&ctx.json_body(request)?)?;
     let project = store::projects::create(&ctx.db, user.id, &project).map_err(name_taken)?;
     Ok(Response::created(
         format!("/projects/{}", project.id),
@@ -68,7 +68,7 @@ pub fn get(ctx: &mut Ctx, request: &mut Request, id: i64) -> ApiResult {
 /// description becomes null).
 pub fn replace(ctx: &mut Ctx, request: &mut Request, id: i64) -> ApiResult {
     let user = ctx.authenticate(request)?;
-    let project = new_project_from_body(&http::read_json_body(request)?)?;
+    let project = new_project_from_body(&ctx.json_body(request)?)?;
     let project = store::projects::replace(&ctx.db, user.id, id, &project)
         .map_err(name_taken)?
         .ok_or(ApiError::not_found("project", id))?;
@@ -78,7 +78,7 @@ pub fn replace(ctx: &mut Ctx, request: &mut Request, id: i64) -> ApiResult {
 /// `PATCH /projects/{id}`: JSON Merge Patch of the name and description.
 pub fn patch(ctx: &mut Ctx, request: &mut Request, id: i64) -> ApiResult {
     let user = ctx.authenticate(request)?;
-    let patch = project_patch_from_body(&http::read_json_body(request)?)?;
+    let patch = project_patch_from_body(&ctx.json_body(request)?)?;
     let project = store::projects::patch_project(&ctx.db, user.id, id, &patch)
         .map_err(name_taken)?
         .ok_or(ApiError::not_found("project", id))?;
@@ -98,7 +98,7 @@ pub fn delete(ctx: &mut Ctx, request: &mut Request, id: i64) -> ApiResult {
 /// that of `POST /tasks`; a `project_id` in it must name this project.
 pub fn create_task(ctx: &mut Ctx, request: &mut Request, id: i64) -> ApiResult {
     let user = ctx.authenticate(request)?;
-    let mut task = tasks::new_task_from_body(&http::read_json_body(request)?)?;
+    let mut task = tasks::new_task_from_body(&ctx.json_body(request)?)?;
     match task.project_id {
         Some(other) if other != id => {
             return Err(ApiError::invalid(

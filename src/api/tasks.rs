@@ -56,7 +56,7 @@ pub const FILTERS: &[&str] = &[
 /// `POST /tasks`: create a task. 201 with `Location: /tasks/{id}`.
 pub fn create(ctx: &mut Ctx, request: &mut Request) -> ApiResult {
     let user = ctx.authenticate(request)?;
-    let task = new_task_from_body(&http::read_json_body(request)?)?;
+    let task = new_task_from_body(&ctx.json_body(request)?)?;
     insert(ctx, user.id, &task)
 }
 
@@ -133,7 +133,7 @@ pub fn get(ctx: &mut Ctx, request: &mut Request, id: i64) -> ApiResult {
 /// `PUT /tasks/{id}`: replace every writable field.
 pub fn replace(ctx: &mut Ctx, request: &mut Request, id: i64) -> ApiResult {
     let user = ctx.authenticate(request)?;
-    let task = new_task_from_body(&http::read_json_body(request)?)?;
+    let task = new_task_from_body(&ctx.json_body(request)?)?;
     let task = store::tasks::replace(&ctx.db, user.id, id, &task)
         .map_err(project_not_found(task.project_id))?
         .ok_or(ApiError::not_found("task", id))?;
@@ -143,7 +143,7 @@ pub fn replace(ctx: &mut Ctx, request: &mut Request, id: i64) -> ApiResult {
 /// `PATCH /tasks/{id}`: change only the fields present.
 pub fn patch(ctx: &mut Ctx, request: &mut Request, id: i64) -> ApiResult {
     let user = ctx.authenticate(request)?;
-    let patch = task_patch_from_body(&http::read_json_body(request)?)?;
+    let patch = task_patch_from_body(&ctx.json_body(request)?)?;
     let task = store::tasks::patch(&ctx.db, user.id, id, &patch)
         .map_err(project_not_found(patch.project_id.flatten()))?
         .ok_or(ApiError::not_found("task", id))?;

@@ -27,9 +27,10 @@ use rusqlite::{Connection, ErrorCode, OptionalExtension, Params, Row};
 
 use writer::Writer;
 
-/// How long a writer waits for another writer's lock before giving up with
-/// an error. Writes here take microseconds to a few milliseconds (one fsync),
-/// so five seconds means the database is stuck, not busy.
+/// How long a writer waits for another process's lock before giving up with
+/// an error. Writes take microseconds to a few milliseconds (one fsync), so
+/// five seconds means the database is stuck, not busy. The server's writer
+/// waits holding its own lock, so every write in the process waits with it.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// How often a connection that wants the write lock checks for it again.
@@ -158,7 +159,9 @@ impl Db {
         Ok(())
     }
 
-    /// Rolls back a transaction left open by a handler that panicked.
+    /// Rolls back a read transaction left open on this worker's connection
+    /// by a handler that panicked (writes are the writer's, which undoes
+    /// them itself).
     ///
     /// `rusqlite::Transaction` rolls back when dropped, also during unwinding,
     /// so this normally finds nothing to do; it makes sure that a worker never

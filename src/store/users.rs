@@ -32,7 +32,8 @@ fn user_from_row(row: &Row<'_>) -> rusqlite::Result<User> {
 /// Login accepts a username or an email in one field, so a new username must
 /// not equal any existing email and a new email must not equal any existing
 /// username (usernames may contain `@`). Checking that and inserting is a
-/// read-then-write, hence the immediate transaction.
+/// read-then-write, which is safe because every write runs inside the
+/// writer's `BEGIN IMMEDIATE` transaction, one at a time.
 pub fn create(
     db: &Db,
     username: Option<&str>,

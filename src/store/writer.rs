@@ -14,8 +14,16 @@
 //!
 //! Each worker answers only after the commit that holds its write has
 //! succeeded, so a 2xx still means "on disk". A write that fails rolls back
-//! to its savepoint and touches no other; a commit that fails fails every
-//! write in its batch, none of which was acknowledged.
+//! to its savepoint and touches no other (unless SQLite itself rolled the
+//! whole transaction back, as it does on some I/O errors: then the batch
+//! fails); a commit that fails fails every write in its batch, none of
+//! which was acknowledged.
+//!
+//! One consequence of sharing a transaction: a write sees the uncommitted
+//! writes before it in its batch, and its error is returned at once. Two
+//! registrations of one name in one batch: the second gets its 409 from the
+//! first's row, and if that batch's commit then failed (a full disk), the
+//! name was refused although it is not taken. A retry sorts it out.
 //!
 //! Readers use their own connections and see a batch when it commits, never
 //! before.
@@ -28,8 +36,9 @@ use rusqlite::Connection;
 
 use super::StoreError;
 
-/// The most writes one transaction takes before it is committed, even with
-/// more writers waiting: it bounds how long the first of them waits.
+/// The most writes (attempts, failed ones included) one transaction takes
+/// before it is committed, even with more writers waiting: it bounds how
+/// long the first of them waits.
 const MAX_BATCH: usize = 64;
 
 /// The process's one writing connection.
@@ -112,12 +121,25 @@ impl Writer {
         // A panicking job must not leave its half-done write in the batch,
         // nor leave the batch's other writers without a committer.
         let result = panic::catch_unwind(AssertUnwindSafe(|| state.run(job)));
-        if matches!(result, Ok(Ok(_))) {
-            if let Some((_, writes)) = &mut state.open {
-                *writes += 1;
-            }
-        } else {
-            state.undo_last_write(&batch);
+        // Attempts count towards the batch's size, failed ones too, so that
+        // a stream of failing writes cannot keep a batch open for ever.
+        if let Some((_, attempts)) = &mut state.open {
+            *attempts += 1;
+        }
+        if !matches!(result, Ok(Ok(_))) {
+            // If SQLite rolled back the whole transaction, the batch fails
+            // with this write's error: a full disk is a 503 for all of it.
+            let cause = match &result {
+                Ok(Err(StoreError::Unavailable(message))) => Failure {
+                    unavailable: true,
+                    message: message.clone(),
+                },
+                _ => Failure {
+                    unavailable: false,
+                    message: "the transaction was rolled back".to_owned(),
+                },
+            };
+            state.undo_last_write(&batch, cause);
         }
 
         let full = state.open.as_ref().is_some_and(|(_, n)| *n >= MAX_BATCH);
@@ -156,6 +178,12 @@ impl State {
         if let Some((batch, _)) = &self.open {
             return Ok(Arc::clone(batch));
         }
+        // A ROLLBACK that failed after a failed batch may have left a
+        // transaction open; without this, every BEGIN from now on would
+        // fail ("cannot start a transaction within a transaction").
+        if !self.conn.is_autocommit() {
+            self.conn.execute_batch("ROLLBACK")?;
+        }
         // IMMEDIATE: take SQLite's write lock now, so that no other process
         // can make this transaction fail halfway (see `wait_for_writer`).
         run_cached(&self.conn, "BEGIN IMMEDIATE")?;
@@ -178,12 +206,12 @@ impl State {
     /// Undoes the write that just failed (or panicked). If that is not
     /// possible, or SQLite already rolled the whole transaction back (it
     /// does on some I/O errors), the batch fails as a whole.
-    fn undo_last_write(&mut self, batch: &Batch) {
+    fn undo_last_write(&mut self, batch: &Batch, cause: Failure) {
         let undone = !self.conn.is_autocommit()
             && run_cached(&self.conn, "ROLLBACK TO write").is_ok()
             && run_cached(&self.conn, "RELEASE write").is_ok();
         if !undone {
-            self.abandon(batch, "the transaction was rolled back".to_owned());
+            self.abandon(batch, cause);
         }
     }
 
@@ -207,22 +235,19 @@ impl State {
         }
     }
 
-    /// Rolls the open batch back and fails it with `message`.
-    fn abandon(&mut self, batch: &Batch, message: String) {
+    /// Rolls the open batch back and fails it with `cause`.
+    fn abandon(&mut self, batch: &Batch, cause: Failure) {
         if !self.conn.is_autocommit() {
             let _ = self.conn.execute_batch("ROLLBACK");
         }
         self.open = None;
-        let _ = batch.outcome.set(Err(Failure {
-            unavailable: false,
-            message,
-        }));
+        let _ = batch.outcome.set(Err(cause));
     }
 }
 
 /// Runs a statement without parameters, prepared once per connection: the
-/// writer runs four of these around every write, and parsing them each time
-/// showed in the profile.
+/// writer runs two of these around every write and two around every batch,
+/// and parsing them each time showed in the profile.
 fn run_cached(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
     conn.prepare_cached(sql)?.execute([])?;
     Ok(())

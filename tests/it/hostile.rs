@@ -328,3 +328,66 @@ fn socket_linger_zero(stream: &TcpStream) {
     };
     assert_eq!(result, 0, "SO_LINGER");
 }
+
+#[test]
+fn many_quick_uploads_over_1_kib_at_once_are_all_accepted() {
+    // The place among the slow-body readers is held only while the body is
+    // read, not while the handler waits for its commit: quick clients with
+    // long descriptions must never see the 503 meant for slow ones.
+    let app = two_workers();
+    let ann = app.register("ann");
+    let base = app.base.clone();
+    let threads: Vec<_> = (0..16)
+        .map(|n| {
+            let base = base.clone();
+            let token = ann.token.clone();
+            thread::spawn(move || {
+                let body = String::from_utf8(task_body_of(5_000, &format!("quick {n}"))).unwrap();
+                let body: serde_json::Value = serde_json::from_str(&body).unwrap();
+                crate::support::call(&base, "POST", "/tasks")
+                    .bearer(&token)
+                    .json(body)
+                    .status
+            })
+        })
+        .collect();
+    let statuses: Vec<u16> = threads.into_iter().map(|t| t.join().unwrap()).collect();
+    assert!(statuses.iter().all(|&status| status == 201), "{statuses:?}");
+    assert_eq!(task_count(&app, &ann), 16);
+}
+
+#[test]
+fn a_request_asking_to_upgrade_is_answered_without_waiting_for_the_client_to_close() {
+    let app = two_workers();
+    let ann = app.register("ann");
+    // What `curl --http2` sends over plain HTTP: tiny_http then hands the
+    // raw connection over as the body, which must not be read to its end.
+    let head_only = |request: String| {
+        let mut stream = connect(&app);
+        stream.write_all(request.as_bytes()).expect("send");
+        let mut answer = Vec::new();
+        let mut chunk = [0; 4096];
+        while !answer.windows(4).any(|window| window == b"\r\n\r\n") {
+            let read = stream
+                .read(&mut chunk)
+                .expect("an answer before the timeout");
+            assert!(read > 0, "closed without an answer");
+            answer.extend_from_slice(&chunk[..read]);
+        }
+        String::from_utf8_lossy(&answer).into_owned()
+    };
+    let upgrade = "Connection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\n\
+                   HTTP2-Settings: AAMAAABkAAQCAAAAAAIAAAAA\r\n";
+    let get = head_only(format!("GET /healthz HTTP/1.1\r\nHost: x\r\n{upgrade}\r\n"));
+    assert_eq!(status_of(&get), Some(200), "{get}");
+
+    let body = json!({"title": "upgraded"}).to_string();
+    let post = head_only(format!(
+        "POST /tasks HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\n{upgrade}\
+         Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        ann.token,
+        body.len()
+    ));
+    assert_eq!(status_of(&post), Some(201), "{post}");
+    assert_eq!(task_count(&app, &ann), 1);
+}
