@@ -30,7 +30,7 @@
 
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Condvar, Mutex, OnceLock, PoisonError};
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
 
 use rusqlite::Connection;
 
@@ -44,8 +44,6 @@ const MAX_BATCH: usize = 64;
 /// The process's one writing connection.
 pub(super) struct Writer {
     state: Mutex<State>,
-    /// Signalled after every commit or failed batch.
-    finished: Condvar,
     /// Writers waiting for `state` to add a write to the batch.
     arriving: AtomicUsize,
 }
@@ -58,9 +56,37 @@ struct State {
 }
 
 /// One transaction's worth of writes, and how its commit went.
+///
+/// Its writers wait on the batch's own lock, not on the writer's: the next
+/// batch's committer holds the writer's lock through its fsync, and a
+/// writer whose batch is already on disk must not wait for that one too.
 #[derive(Default)]
 struct Batch {
-    outcome: OnceLock<Result<(), Failure>>,
+    outcome: Mutex<Option<Result<(), Failure>>>,
+    decided: Condvar,
+}
+
+impl Batch {
+    /// Records how the batch ended (the first word counts) and wakes its
+    /// writers.
+    fn decide(&self, outcome: Result<(), Failure>) {
+        let mut slot = self.outcome.lock().unwrap_or_else(PoisonError::into_inner);
+        if slot.is_none() {
+            *slot = Some(outcome);
+        }
+        self.decided.notify_all();
+    }
+
+    /// Waits until the batch has ended, and returns how.
+    fn wait(&self) -> Result<(), Failure> {
+        let slot = self.outcome.lock().unwrap_or_else(PoisonError::into_inner);
+        let slot = self
+            .decided
+            .wait_while(slot, |outcome| outcome.is_none())
+            .unwrap_or_else(PoisonError::into_inner);
+        slot.clone()
+            .unwrap_or_else(|| unreachable!("waited until decided"))
+    }
 }
 
 /// Why a batch did not commit, for each of its writers.
@@ -99,7 +125,6 @@ impl Writer {
     pub(super) fn new(conn: Connection) -> Writer {
         Writer {
             state: Mutex::new(State { conn, open: None }),
-            finished: Condvar::new(),
             arriving: AtomicUsize::new(0),
         }
     }
@@ -145,10 +170,6 @@ impl Writer {
         let full = state.open.as_ref().is_some_and(|(_, n)| *n >= MAX_BATCH);
         if self.arriving.load(Ordering::SeqCst) == 0 || full {
             state.commit();
-            self.finished.notify_all();
-        } else if batch.outcome.get().is_some() {
-            // The batch failed while this write was undone: wake the others.
-            self.finished.notify_all();
         }
 
         let value = match result {
@@ -159,15 +180,10 @@ impl Writer {
                 panic::resume_unwind(panic);
             }
         };
-        let state = self
-            .finished
-            .wait_while(state, |_| batch.outcome.get().is_none())
-            .unwrap_or_else(PoisonError::into_inner);
         drop(state);
-        match batch.outcome.get() {
-            Some(Ok(())) => Ok(value),
-            Some(Err(failure)) => Err(failure.clone().into()),
-            None => unreachable!("waited until the batch had an outcome"),
+        match batch.wait() {
+            Ok(()) => Ok(value),
+            Err(failure) => Err(failure.into()),
         }
     }
 }
@@ -223,14 +239,14 @@ impl State {
         };
         match run_cached(&self.conn, "COMMIT") {
             Ok(()) => {
-                let _ = batch.outcome.set(Ok(()));
+                batch.decide(Ok(()));
             }
             Err(error) => {
                 // A failed COMMIT may leave the transaction open.
                 if !self.conn.is_autocommit() {
                     let _ = self.conn.execute_batch("ROLLBACK");
                 }
-                let _ = batch.outcome.set(Err(error.into()));
+                batch.decide(Err(error.into()));
             }
         }
     }
@@ -241,7 +257,7 @@ impl State {
             let _ = self.conn.execute_batch("ROLLBACK");
         }
         self.open = None;
-        let _ = batch.outcome.set(Err(cause));
+        batch.decide(Err(cause));
     }
 }
 
