@@ -415,9 +415,9 @@ fn work(lifecycle: &Arc<Lifecycle>, ctx: &mut Ctx, handler: Dispatcher) {
 ///   the next request gets a 503 with `Retry-After` without its body being
 ///   read. The place is given back as soon as the body is in memory, so
 ///   quick clients only ever hold one for microseconds;
-/// - the worker never waits for what is left of such a body after the
-///   handler is done (a 413 may leave all of it unread): a separate thread
-///   discards it and sends the response (`finish_later`).
+/// - the worker never waits for what is left of a body it refused (a 413,
+///   a 503 leave it unread): a separate thread discards it and sends the
+///   response (`finish_later`).
 ///
 /// Requests without a body, or with one of at most 1 KiB (which tiny_http
 /// has read before queueing the request), never wait on the client to send.
@@ -428,20 +428,29 @@ fn serve(lifecycle: &Lifecycle, ctx: &mut Ctx, handler: Dispatcher, mut request:
         finish(request, response, started);
         return;
     }
-    let response = match lifecycle.uploads.take_within(UPLOAD_PATIENCE) {
+    let (response, body_left) = match lifecycle.uploads.take_within(UPLOAD_PATIENCE) {
         Some(upload) => {
-            ctx.body = Some(http::read_body(&mut request));
+            let body = http::read_body(&mut request);
+            // A body read without error was read to its end.
+            let body_left = body.is_err();
+            ctx.body = Some(body);
             drop(upload);
             let response = answer(ctx, handler, &mut request);
             // A handler that had no use for the body leaves it here.
             ctx.body = None;
-            response
+            (response, body_left)
         }
-        None => ApiError::Overloaded(
-            "too many requests are sending their bodies slowly; try again shortly".to_owned(),
-        )
-        .into_response(),
+        None => {
+            let busy = ApiError::Overloaded(
+                "too many requests are sending their bodies slowly; try again shortly".to_owned(),
+            );
+            (busy.into_response(), true)
+        }
     };
+    if !body_left {
+        finish(request, response, started);
+        return;
+    }
     match lifecycle.finishers.take() {
         Some(finisher) => finish_later(finisher, request, response, started),
         // MAX_FINISHERS clients already hold finishing threads: this worker
