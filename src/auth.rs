@@ -5,13 +5,15 @@
 //! caller is.
 
 use std::collections::HashSet;
-use std::sync::{Condvar, Mutex, OnceLock, PoisonError};
+use std::sync::{Arc, OnceLock};
 
 use argon2::Argon2;
 use argon2::password_hash::phc::PasswordHash;
 use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 use jwt_simple::prelude::{Claims, Duration, HS256Key, MACLike, VerificationOptions};
 use serde::{Deserialize, Serialize};
+
+use crate::permits::Permits;
 
 /// The `iss` and `aud` of every token: a token minted for another service
 /// that happens to share the key is still refused.
@@ -34,8 +36,7 @@ const CLOCK_TOLERANCE_SECONDS: u64 = 60;
 /// would multiply that memory and starve every other request of CPU; with
 /// one permit per core, extra logins wait their turn while reads go on.
 pub struct Passwords {
-    available: Mutex<usize>,
-    released: Condvar,
+    permits: Arc<Permits>,
     /// A hash to verify against when the user does not exist, so that an
     /// unknown user costs as much time as a wrong password.
     dummy_hash: OnceLock<String>,
@@ -44,8 +45,7 @@ pub struct Passwords {
 impl Passwords {
     pub fn new(limit: usize) -> Passwords {
         Passwords {
-            available: Mutex::new(limit.max(1)),
-            released: Condvar::new(),
+            permits: Permits::new(limit.max(1)),
             dummy_hash: OnceLock::new(),
         }
     }
@@ -103,33 +103,7 @@ impl Passwords {
     }
 
     fn with_permit<T>(&self, work: impl FnOnce() -> T) -> T {
-        // The counter is a plain integer, valid even if a holder panicked.
-        let mut available = self
-            .available
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        while *available == 0 {
-            available = self
-                .released
-                .wait(available)
-                .unwrap_or_else(PoisonError::into_inner);
-        }
-        *available -= 1;
-        drop(available);
-
-        // Give the permit back even if `work` panics.
-        struct Release<'a>(&'a Passwords);
-        impl Drop for Release<'_> {
-            fn drop(&mut self) {
-                *self
-                    .0
-                    .available
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner) += 1;
-                self.0.released.notify_one();
-            }
-        }
-        let _release = Release(self);
+        let _permit = self.permits.acquire();
         work()
     }
 }

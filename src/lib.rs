@@ -19,8 +19,8 @@
 //!   HTTP statuses and RFC 9457 problem bodies.
 //! - [`http`]: the response type, size-capped body reading, form and query
 //!   decoding.
-//! - [`time`] and [`sys`]: calendar arithmetic, and the system calls std
-//!   lacks (the crate's only `unsafe`).
+//! - [`time`], [`permits`] and [`sys`]: calendar arithmetic, a counting
+//!   semaphore, and the system calls std lacks (the crate's only `unsafe`).
 //!
 //! `main.rs` only parses the configuration, then either supervises (binds,
 //! prints the listening line, runs [`supervisor`]) or, in the child process
@@ -33,6 +33,7 @@ pub mod config;
 pub mod error;
 pub mod http;
 pub mod model;
+pub mod permits;
 pub mod router;
 pub mod server;
 pub mod store;

@@ -14,7 +14,7 @@
 //!
 //! Workers share one `tiny_http::Server` and block in `recv()`. Besides
 //! read-only state (`api::Shared`), they share the argon2 permits, the
-//! store's writer (`store/writer.rs`), and two counters of places: for
+//! store's writer (`store/writer.rs`), and two more sets of permits: for
 //! reading slow bodies and for finishing threads (see `serve`).
 
 use std::fs;
@@ -24,7 +24,7 @@ use std::os::unix::fs::MetadataExt;
 use std::panic::{self, AssertUnwindSafe};
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
@@ -37,6 +37,7 @@ use crate::auth::{Passwords, Tokens};
 use crate::config::{self, Config};
 use crate::error::ApiError;
 use crate::http::{self, Response};
+use crate::permits::{Permit, Permits};
 use crate::store::{self, Db};
 use crate::throttle::{Limits, LoginThrottle};
 use crate::{router, sys, time};
@@ -65,67 +66,15 @@ struct Lifecycle {
     workers: usize,
     stopping: AtomicBool,
     accept_failed: AtomicBool,
-    /// Handlers running on a request whose body is still on the wire.
-    uploads: Arc<Slots>,
-    /// Threads finishing such requests for the workers (see `finish_later`).
-    finishers: Arc<Slots>,
+    /// Workers reading a request body that is still on the wire (see
+    /// `serve`).
+    uploads: Arc<Permits>,
+    /// Threads finishing requests for the workers (see `finish_later`).
+    finishers: Arc<Permits>,
 }
 
-/// A counter of places, taken and given back; when none is free the caller
-/// does something else instead of queueing (after a short wait, at most).
-struct Slots {
-    limit: usize,
-    taken: AtomicUsize,
-}
-
-/// One taken place; dropping it gives the place back.
-struct Slot(Arc<Slots>);
-
-impl Slots {
-    fn new(limit: usize) -> Arc<Slots> {
-        Arc::new(Slots {
-            limit,
-            taken: AtomicUsize::new(0),
-        })
-    }
-
-    fn take(self: &Arc<Self>) -> Option<Slot> {
-        self.taken
-            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |taken| {
-                (taken < self.limit).then_some(taken + 1)
-            })
-            .ok()
-            .map(|_| Slot(Arc::clone(self)))
-    }
-
-    /// Like `take`, but waits up to `patience` for a place to come free,
-    /// checking every millisecond.
-    fn take_within(self: &Arc<Self>, patience: Duration) -> Option<Slot> {
-        let deadline = Instant::now() + patience;
-        loop {
-            if let Some(slot) = self.take() {
-                return Some(slot);
-            }
-            if Instant::now() >= deadline {
-                return None;
-            }
-            thread::sleep(Duration::from_millis(1));
-        }
-    }
-
-    fn taken(&self) -> usize {
-        self.taken.load(Ordering::SeqCst)
-    }
-}
-
-impl Drop for Slot {
-    fn drop(&mut self) {
-        self.0.taken.fetch_sub(1, Ordering::SeqCst);
-    }
-}
-
-/// How long a request whose body is still arriving waits for a place among
-/// the body readers before it gets a 503. Quick clients hold a place for
+/// How long a request whose body is still arriving waits for a permit to
+/// read it before it gets a 503. Quick clients hold a permit for
 /// microseconds to milliseconds, so a short wait spares them the 503 when a
 /// few arrive at once (16 at once on 2 workers all got one without it); a
 /// slow client holds it for as long as it likes, and the wait is all that
@@ -212,8 +161,8 @@ pub fn start_on(
         // At most half the workers wait on slow request bodies, so the other
         // half always serve everyone else (see `serve`); a single worker
         // has no other half.
-        uploads: Slots::new((worker_count / 2).max(1)),
-        finishers: Slots::new(MAX_FINISHERS),
+        uploads: Permits::new((worker_count / 2).max(1)),
+        finishers: Permits::new(MAX_FINISHERS),
     });
     // Open every worker's connection before spawning any thread, so a
     // database problem fails the start instead of one worker.
@@ -278,9 +227,7 @@ impl Server {
         }
         // Responses still being finished belong to requests received before
         // the shutdown: wait for them too (`main` bounds the whole wait).
-        while self.lifecycle.finishers.taken() > 0 {
-            thread::sleep(Duration::from_millis(10));
-        }
+        self.lifecycle.finishers.wait_until_all_returned();
         if self.lifecycle.accept_failed.load(Ordering::SeqCst) {
             Err("the server stopped accepting connections".to_owned())
         } else {
@@ -412,9 +359,10 @@ fn work(lifecycle: &Arc<Lifecycle>, ctx: &mut Ctx, handler: Dispatcher) {
 /// rules keep such clients from starving everyone else:
 /// - at most half the workers read such a body at once (up to the 1 MiB
 ///   cap, before the handler runs, which then gets it from `Ctx::body`);
-///   the next request gets a 503 with `Retry-After` without its body being
-///   read. The place is given back as soon as the body is in memory, so
-///   quick clients only ever hold one for microseconds;
+///   a request that finds no permit within `UPLOAD_PATIENCE` gets a 503
+///   with `Retry-After` without its body being read. The permit is given
+///   back as soon as the body is in memory, so quick clients only ever
+///   hold one for microseconds;
 /// - the worker never waits for what is left of a body it refused (a 413,
 ///   a 503 leave it unread): a separate thread discards it and sends the
 ///   response (`finish_later`).
@@ -428,7 +376,7 @@ fn serve(lifecycle: &Lifecycle, ctx: &mut Ctx, handler: Dispatcher, mut request:
         finish(request, response, started);
         return;
     }
-    let (response, body_left) = match lifecycle.uploads.take_within(UPLOAD_PATIENCE) {
+    let (response, body_left) = match lifecycle.uploads.try_acquire_within(UPLOAD_PATIENCE) {
         Some(upload) => {
             let body = http::read_body(&mut request);
             // A body read without error was read to its end.
@@ -451,7 +399,7 @@ fn serve(lifecycle: &Lifecycle, ctx: &mut Ctx, handler: Dispatcher, mut request:
         finish(request, response, started);
         return;
     }
-    match lifecycle.finishers.take() {
+    match lifecycle.finishers.try_acquire_within(Duration::ZERO) {
         Some(finisher) => finish_later(finisher, request, response, started),
         // MAX_FINISHERS clients already hold finishing threads: this worker
         // finishes the request itself.
@@ -478,9 +426,9 @@ fn answer(ctx: &mut Ctx, handler: Dispatcher, request: &mut Request) -> Response
 
 /// Finishes a request with a streamed body on its own thread: discards what
 /// is left of the body, then sends the response and logs it. The thread is
-/// gone when the client has sent its body or left; `finisher` is its place
-/// among `MAX_FINISHERS`.
-fn finish_later(finisher: Slot, request: Request, response: Response, started: Instant) {
+/// gone when the client has sent its body or left; `finisher` is its permit,
+/// one of `MAX_FINISHERS`.
+fn finish_later(finisher: Permit, request: Request, response: Response, started: Instant) {
     let spawned = thread::Builder::new()
         .name("finish".to_owned())
         .stack_size(FINISHER_STACK_BYTES)
