@@ -38,7 +38,8 @@ pub struct Shared {
     pub docs_assets_url: Option<String>,
 }
 
-/// A worker's context: its own database connection and the shared state.
+/// A worker's context: its database access, the shared state, and the
+/// current request's body when the server read it ahead.
 pub struct Ctx {
     pub db: Db,
     pub shared: Arc<Shared>,
