@@ -170,15 +170,7 @@ impl ApiError {
                 detail
             }
         };
-        let problem = Problem {
-            kind: "about:blank",
-            title: reason_phrase(status),
-            status,
-            detail,
-            errors,
-        };
-        let mut response = Response::json(status, &problem);
-        response.set_header("Content-Type", "application/problem+json");
+        let mut response = Response::problem_listing(status, &detail, errors.as_ref());
         for (name, value) in headers {
             response.set_header(name, value);
         }
@@ -197,40 +189,5 @@ impl From<StoreError> for ApiError {
             // a bug on our side: handlers that expect one map it themselves.
             other => ApiError::Internal(format!("database: {other}")),
         }
-    }
-}
-
-/// The RFC 9457 body.
-#[derive(Serialize)]
-struct Problem {
-    #[serde(rename = "type")]
-    kind: &'static str,
-    title: &'static str,
-    status: u16,
-    detail: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    errors: Option<Vec<FieldError>>,
-}
-
-/// The standard reason phrase for the statuses this server sends.
-pub fn reason_phrase(status: u16) -> &'static str {
-    match status {
-        200 => "OK",
-        201 => "Created",
-        204 => "No Content",
-        400 => "Bad Request",
-        401 => "Unauthorized",
-        403 => "Forbidden",
-        404 => "Not Found",
-        405 => "Method Not Allowed",
-        408 => "Request Timeout",
-        409 => "Conflict",
-        413 => "Content Too Large",
-        415 => "Unsupported Media Type",
-        422 => "Unprocessable Content",
-        429 => "Too Many Requests",
-        500 => "Internal Server Error",
-        503 => "Service Unavailable",
-        _ => "Unknown",
     }
 }

@@ -17,8 +17,8 @@
 //!   shares with `api`.
 //! - [`error`]: [`error::ApiError`], the one place that maps failures to
 //!   HTTP statuses and RFC 9457 problem bodies.
-//! - [`http`]: the response type, size-capped body reading, form and query
-//!   decoding.
+//! - [`http`]: the wire: the owned [`http::Request`] every handler takes,
+//!   and the [`http::Response`] it answers with.
 //! - [`time`], [`permits`] and [`sys`]: calendar arithmetic, a counting
 //!   semaphore, and the system calls std lacks (the crate's only `unsafe`).
 //!

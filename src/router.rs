@@ -10,11 +10,10 @@
 //! A path that matches with another method is a 405 with an `Allow` header; a
 //! malformed id (`/tasks/abc`, `/tasks/-1`) is a 400; anything else a 404.
 
-use tiny_http::{Method, Request};
-
 use crate::api::{ApiResult, Ctx, api_keys, auth, docs, health, projects, tasks};
 use crate::error::ApiError;
-use crate::http;
+use crate::http::request::split_target;
+use crate::http::{Method, Request};
 
 /// The prefix every route is also served under.
 pub const VERSION_PREFIX: &str = "/api/v1";
@@ -31,8 +30,8 @@ pub struct Route {
 /// A handler, by the path parameters it takes.
 #[derive(Clone, Copy)]
 pub enum Handler {
-    Plain(fn(&mut Ctx, &mut Request) -> ApiResult),
-    WithId(fn(&mut Ctx, &mut Request, i64) -> ApiResult),
+    Plain(fn(&mut Ctx, &Request) -> ApiResult),
+    WithId(fn(&mut Ctx, &Request, i64) -> ApiResult),
 }
 
 const fn route(method: Method, pattern: &'static str, handler: Handler) -> Route {
@@ -93,8 +92,8 @@ pub static ROUTES: &[Route] = &[
 ];
 
 /// Finds the route for `request` and runs its handler.
-pub fn dispatch(ctx: &mut Ctx, request: &mut Request) -> ApiResult {
-    let (route, id) = resolve(request.method(), request.url())?;
+pub fn dispatch(ctx: &mut Ctx, request: &Request) -> ApiResult {
+    let (route, id) = resolve(request.method(), request.target())?;
     match (route.handler, id) {
         (Plain(handler), _) => handler(ctx, request),
         (WithId(handler), Some(id)) => handler(ctx, request, id),
@@ -113,7 +112,7 @@ pub fn dispatch(ctx: &mut Ctx, request: &mut Request) -> ApiResult {
 /// Pure, and a fuzzing target (`fuzz/fuzz_targets/router.rs`): any method
 /// and URL get a route or an `ApiError`, never a panic.
 pub fn resolve(method: &Method, url: &str) -> Result<(&'static Route, Option<i64>), ApiError> {
-    let path = normalize(http::path_of(url));
+    let path = normalize(split_target(url).0);
     let segments: Vec<&str> = path.split('/').skip(1).collect();
     // HEAD is GET without the body; the server drops the body.
     let routed_as = match method {
@@ -127,7 +126,7 @@ pub fn resolve(method: &Method, url: &str) -> Result<(&'static Route, Option<i64
             continue;
         };
         if route.method != routed_as {
-            allowed.push(method_name(&route.method));
+            allowed.push(route.method.as_str());
             continue;
         }
         return Ok((route, id));
@@ -190,22 +189,6 @@ fn parse_id(segment: &str) -> Result<i64, ApiError> {
         _ => Err(ApiError::BadRequest(format!(
             "invalid id {segment:?} in path: must be a positive whole number"
         ))),
-    }
-}
-
-/// The name of a method as it appears in an `Allow` header.
-pub fn method_name(method: &Method) -> &'static str {
-    match method {
-        Method::Get => "GET",
-        Method::Head => "HEAD",
-        Method::Post => "POST",
-        Method::Put => "PUT",
-        Method::Patch => "PATCH",
-        Method::Delete => "DELETE",
-        Method::Options => "OPTIONS",
-        Method::Connect => "CONNECT",
-        Method::Trace => "TRACE",
-        Method::NonStandard(_) => "non-standard method",
     }
 }
 

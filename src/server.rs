@@ -28,15 +28,15 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
-use std::io::Write;
+use std::io::{Read, Write};
 
-use tiny_http::{Method, Request};
+use tiny_http::Method as TinyMethod;
 
 use crate::api::{ApiResult, Ctx, Shared};
 use crate::auth::{Passwords, Tokens};
 use crate::config::{self, Config};
 use crate::error::ApiError;
-use crate::http::{self, Response};
+use crate::http::{self, Method, Request, Response, Version};
 use crate::permits::{Permit, Permits};
 use crate::store::{self, Db};
 use crate::throttle::{Limits, LoginThrottle};
@@ -44,7 +44,7 @@ use crate::{router, sys, time};
 
 /// The function that answers a request: `router::dispatch` in production;
 /// tests may wrap it (for example to prove that a panic becomes a 500).
-pub type Dispatcher = fn(&mut Ctx, &mut Request) -> ApiResult;
+pub type Dispatcher = fn(&mut Ctx, &Request) -> ApiResult;
 
 /// A started server. Dropping it does not stop it: call
 /// [`ShutdownHandle::shutdown`] and then [`Server::wait`].
@@ -172,7 +172,6 @@ pub fn start_on(
         contexts.push(Ctx {
             db,
             shared: Arc::clone(&shared),
-            body: None,
         });
     }
     let workers = contexts
@@ -369,24 +368,30 @@ fn work(lifecycle: &Arc<Lifecycle>, ctx: &mut Ctx, handler: Dispatcher) {
 ///
 /// Requests without a body, or with one of at most 1 KiB (which tiny_http
 /// has read before queueing the request), never wait on the client to send.
-fn serve(lifecycle: &Lifecycle, ctx: &mut Ctx, handler: Dispatcher, mut request: Request) {
+fn serve(
+    lifecycle: &Lifecycle,
+    ctx: &mut Ctx,
+    handler: Dispatcher,
+    mut incoming: tiny_http::Request,
+) {
     let started = Instant::now();
-    if !http::body_is_streamed(&request) {
-        let response = answer(ctx, handler, &mut request);
-        finish(request, response, started);
+    if !body_is_streamed(&incoming) {
+        let response = match read_body(&mut incoming) {
+            Ok(body) => answer(ctx, handler, &owned(&incoming, body)),
+            Err(error) => error.into_response(),
+        };
+        finish(incoming, response, started);
         return;
     }
     let (response, body_left) = match lifecycle.uploads.try_acquire_within(UPLOAD_PATIENCE) {
         Some(upload) => {
-            let body = http::read_body(&mut request);
-            // A body read without error was read to its end.
-            let body_left = body.is_err();
-            ctx.body = Some(body);
+            let body = read_body(&mut incoming);
             drop(upload);
-            let response = answer(ctx, handler, &mut request);
-            // A handler that had no use for the body leaves it here.
-            ctx.body = None;
-            (response, body_left)
+            match body {
+                // A body read without error was read to its end.
+                Ok(body) => (answer(ctx, handler, &owned(&incoming, body)), false),
+                Err(error) => (error.into_response(), true),
+            }
         }
         None => {
             let busy = ApiError::Overloaded(
@@ -396,15 +401,43 @@ fn serve(lifecycle: &Lifecycle, ctx: &mut Ctx, handler: Dispatcher, mut request:
         }
     };
     if !body_left {
-        finish(request, response, started);
+        finish(incoming, response, started);
         return;
     }
     match lifecycle.finishers.try_acquire_within(Duration::ZERO) {
-        Some(finisher) => finish_later(finisher, request, response, started),
+        Some(finisher) => finish_later(finisher, incoming, response, started),
         // MAX_FINISHERS clients already hold finishing threads: this worker
         // finishes the request itself.
-        None => finish_discarding(request, response, started),
+        None => finish_discarding(incoming, response, started),
     }
+}
+
+/// The project's own `Request` for a tiny_http request whose body has been
+/// read: handlers never see tiny_http's type.
+fn owned(incoming: &tiny_http::Request, body: Vec<u8>) -> Request {
+    let headers = incoming
+        .headers()
+        .iter()
+        .map(|header| {
+            (
+                header.field.as_str().as_str().to_owned(),
+                header.value.as_str().to_owned(),
+            )
+        })
+        .collect();
+    let version = if incoming.http_version() == &tiny_http::HTTPVersion(1, 0) {
+        Version::Http10
+    } else {
+        Version::Http11
+    };
+    Request::new(
+        Method::from_token(incoming.method().as_str()),
+        incoming.url(),
+        version,
+        headers,
+        body,
+        incoming.remote_addr().copied(),
+    )
 }
 
 /// Runs the handler. A panic in a handler is a bug, but it must cost one
@@ -413,7 +446,7 @@ fn serve(lifecycle: &Lifecycle, ctx: &mut Ctx, handler: Dispatcher, mut request:
 /// message and location to stderr. `AssertUnwindSafe` is sound because
 /// nothing the handler touched outlives the request except `ctx.db`, which
 /// `reset_after_panic` returns to a clean state.
-fn answer(ctx: &mut Ctx, handler: Dispatcher, request: &mut Request) -> Response {
+fn answer(ctx: &mut Ctx, handler: Dispatcher, request: &Request) -> Response {
     match panic::catch_unwind(AssertUnwindSafe(|| handler(ctx, request))) {
         Ok(Ok(response)) => response,
         Ok(Err(error)) => error.into_response(),
@@ -428,7 +461,12 @@ fn answer(ctx: &mut Ctx, handler: Dispatcher, request: &mut Request) -> Response
 /// is left of the body, then sends the response and logs it. The thread is
 /// gone when the client has sent its body or left; `finisher` is its permit,
 /// one of `MAX_FINISHERS`.
-fn finish_later(finisher: Permit, request: Request, response: Response, started: Instant) {
+fn finish_later(
+    finisher: Permit,
+    request: tiny_http::Request,
+    response: Response,
+    started: Instant,
+) {
     let spawned = thread::Builder::new()
         .name("finish".to_owned())
         .stack_size(FINISHER_STACK_BYTES)
@@ -452,8 +490,8 @@ fn finish_later(finisher: Permit, request: Request, response: Response, started:
 /// bytes, which overflows. The panic costs this request only, on whichever
 /// thread runs this (a finishing thread, or a worker when none is free).
 /// The reader is gone by then, so sending afterwards drains nothing.
-fn finish_discarding(mut request: Request, response: Response, started: Instant) {
-    let discarded = panic::catch_unwind(AssertUnwindSafe(|| http::discard_body(&mut request)));
+fn finish_discarding(mut request: tiny_http::Request, response: Response, started: Instant) {
+    let discarded = panic::catch_unwind(AssertUnwindSafe(|| discard_body(&mut request)));
     if discarded.is_err() {
         eprintln!("discarding a request body panicked in tiny_http (a client's absurd length)");
     }
@@ -466,9 +504,9 @@ fn finish_discarding(mut request: Request, response: Response, started: Instant)
 /// then (see `http::discard_body`): for a client that declared a body of
 /// `u64::MAX` bytes and reset the connection, sizing that drain's buffer
 /// panics. The panic costs only this request, not the thread.
-fn finish(request: Request, response: Response, started: Instant) {
+fn finish(request: tiny_http::Request, response: Response, started: Instant) {
     let method = request.method().clone();
-    let path = http::path_of(request.url()).to_owned();
+    let path = http::request::split_target(request.url()).0.to_owned();
     let client = request.remote_addr().map(|addr| addr.ip());
     let status = response.status;
     let delivered =
@@ -487,7 +525,7 @@ fn finish(request: Request, response: Response, started: Instant) {
 /// writes took 13.6% of the server's time.
 fn log_request(
     client: Option<IpAddr>,
-    method: &Method,
+    method: &TinyMethod,
     path: &str,
     status: u16,
     delivered: bool,
@@ -523,12 +561,110 @@ fn log_request(
 /// through `into_writer`, which still orders them after any earlier
 /// response on the same connection. A client that has gone away is not
 /// an error, only noted in the access log.
-fn send(request: Request, response: Response) -> bool {
-    let head_only = *request.method() == Method::Head;
-    let bytes = http::encode(&response, head_only, time::unix_now());
+fn send(request: tiny_http::Request, response: Response) -> bool {
+    let head_only = *request.method() == TinyMethod::Head;
+    let mut bytes = Vec::new();
+    http::encode(
+        &response,
+        head_only,
+        http::Connection::Close,
+        time::unix_now(),
+        &mut bytes,
+    );
     let mut writer = request.into_writer();
     writer
         .write_all(&bytes)
         .and_then(|()| writer.flush())
         .is_ok()
+}
+
+/// The value of a request header, if present (first occurrence).
+fn tiny_header<'a>(request: &'a tiny_http::Request, name: &str) -> Option<&'a str> {
+    request
+        .headers()
+        .iter()
+        .find(|header| header.field.as_str().as_str().eq_ignore_ascii_case(name))
+        .map(|header| header.value.as_str())
+}
+
+/// The longest body tiny_http reads into memory itself, on its connection
+/// thread, before it queues the request (its `request.rs`).
+const PREREAD_BODY_BYTES: usize = 1024;
+
+/// Whether reading this request's body means waiting on the client's
+/// socket: a `Content-Length` over 1 KiB, a chunked body, or one sent only
+/// after `100 Continue`. Shorter bodies are already in memory when a worker
+/// gets the request. (A `Connection: upgrade` request's "body" is the raw
+/// connection, so it counts too: see [`read_body`].)
+fn body_is_streamed(request: &tiny_http::Request) -> bool {
+    let has = |name: &str| tiny_header(request, name).is_some();
+    let upgrade = asks_to_upgrade(request);
+    match request.body_length() {
+        Some(0) => upgrade,
+        Some(length) => length > PREREAD_BODY_BYTES || has("Expect") || upgrade,
+        // No length: chunked if `Transfer-Encoding` was sent, else no body.
+        None => has("Transfer-Encoding") || upgrade,
+    }
+}
+
+/// Reads and throws away whatever is left of the request body, a few KiB at
+/// a time, until the client has sent all of it or gone away.
+///
+/// tiny_http does the same when a request is dropped with its body unread,
+/// but into one buffer the size of the *declared* remainder: a client that
+/// really sends the gigabyte it declared would cost a gigabyte of memory.
+/// Discarding here first leaves tiny_http nothing to read. A client that
+/// stops short of what it declared still reaches that drain (when it
+/// closes, inside this function): a declared remainder larger than the
+/// machine's memory cannot be allocated and aborts the process (a limit
+/// stated in the README; the supervisor restarts the server), and
+/// `u64::MAX` panics (callers catch it).
+fn discard_body(request: &mut tiny_http::Request) {
+    // An upgrade request's reader is the raw connection, which ends only
+    // when the client closes it, and which tiny_http does not drain.
+    if asks_to_upgrade(request) {
+        return;
+    }
+    // An error means the client is gone: nothing is left to discard.
+    let _ = std::io::copy(request.as_reader(), &mut std::io::sink());
+}
+
+/// Whether the request says `Connection: upgrade` (an `h2c` or WebSocket
+/// probe). tiny_http then hands over the raw connection as the body.
+fn asks_to_upgrade(request: &tiny_http::Request) -> bool {
+    tiny_header(request, "Connection")
+        .is_some_and(|value| value.to_ascii_lowercase().contains("upgrade"))
+}
+
+/// Reads the request body, refusing more than `http::MAX_BODY_BYTES`.
+///
+/// A declared `Content-Length` over the cap is refused before a single body
+/// byte is read; a chunked body is cut off as soon as it passes the cap.
+fn read_body(request: &mut tiny_http::Request) -> Result<Vec<u8>, ApiError> {
+    let too_large = ApiError::PayloadTooLarge {
+        limit: http::MAX_BODY_BYTES,
+    };
+    if request
+        .body_length()
+        .is_some_and(|length| length > http::MAX_BODY_BYTES)
+    {
+        return Err(too_large);
+    }
+    // For an upgrade request the reader is the raw connection: read only
+    // the declared length, never up to the close that would not come.
+    let limit = if asks_to_upgrade(request) {
+        request.body_length().unwrap_or(0) as u64
+    } else {
+        http::MAX_BODY_BYTES as u64 + 1
+    };
+    let mut body = Vec::new();
+    request
+        .as_reader()
+        .take(limit)
+        .read_to_end(&mut body)
+        .map_err(|error| ApiError::BadRequest(format!("could not read request body: {error}")))?;
+    if body.len() > http::MAX_BODY_BYTES {
+        return Err(too_large);
+    }
+    Ok(body)
 }

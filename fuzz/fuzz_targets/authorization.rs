@@ -4,10 +4,10 @@
 //!
 //! The input is text shaped like header lines, `Name: value` separated by
 //! newlines, so that the seeds in `corpus/authorization/seed-*` read like
-//! requests; as in `http::header`, names are compared ignoring case and the
+//! requests; as in `Request::header`, names are compared ignoring case and the
 //! first of each counts. Values are passed exactly as they follow the colon,
-//! spaces and all, and may hold any Unicode: a superset of what tiny_http
-//! hands over (ASCII, trimmed).
+//! spaces and all, and may hold any Unicode: a superset of what the request
+//! parser hands over (trimmed, and UTF-8 only).
 //!
 //! The invariant is "never panics". The properties asserted besides: a
 //! credential is a non-empty slice of the header it came from (the

@@ -18,14 +18,15 @@
 use libfuzzer_sys::fuzz_target;
 use taskapi::api::{api_keys, auth, projects, tasks};
 use taskapi::error::ApiError;
-use taskapi::{http, time};
+use taskapi::api::body;
+use taskapi::time;
 
 /// The "now" an API key's `expires_at` must come after: a fixed instant
 /// (2026-01-01T00:00:00Z), so that a crash reproduces on any day.
 const NOW: i64 = 1_767_225_600;
 
 fuzz_target!(|body: &[u8]| {
-    let is_json_object = http::parse_json_object(body).is_ok();
+    let is_json_object = body::parse_json_object(body).is_ok();
     check_tasks(body, is_json_object);
     check_projects(body, is_json_object);
     check_accounts(body, is_json_object);

@@ -7,14 +7,14 @@
 //! a key cannot mint, list or revoke keys.
 
 use serde::Serialize;
-use tiny_http::Request;
 
+use super::body::{json_body, parse_json_object};
 use super::input::{Field, Input};
 use super::tasks::TITLE_MAX_CHARS;
 use super::{ApiResult, Ctx};
 use crate::auth;
 use crate::error::ApiError;
-use crate::http::{self, Response};
+use crate::http::{Request, Response};
 use crate::model::{ApiKey, NewApiKey};
 use crate::store;
 use crate::time;
@@ -28,9 +28,9 @@ struct CreatedKey {
 }
 
 /// `POST /auth/api-keys` `{"name", "expires_at"?}`: 201 with the key.
-pub fn create(ctx: &mut Ctx, request: &mut Request) -> ApiResult {
+pub fn create(ctx: &mut Ctx, request: &Request) -> ApiResult {
     let user = ctx.authenticate_with_password_session(request)?;
-    let new_key = new_api_key_from_body(&ctx.json_body(request)?, time::unix_now())?;
+    let new_key = new_api_key_from_body(json_body(request)?, time::unix_now())?;
 
     let secret = auth::generate_api_key().map_err(ApiError::Internal)?;
     let listed = store::api_keys::create(&ctx.db, user.id, &new_key, &secret.prefix, &secret.hash)?;
@@ -52,7 +52,7 @@ pub fn create(ctx: &mut Ctx, request: &mut Request) -> ApiResult {
 /// fuzzing target (`fuzz/fuzz_targets/body_validators.rs`): any bytes get
 /// `Ok` or an `ApiError`, never a panic.
 pub fn new_api_key_from_body(body: &[u8], now: i64) -> Result<NewApiKey, ApiError> {
-    let mut input = Input::new(http::parse_json_object(body)?, &["name", "expires_at"], &[]);
+    let mut input = Input::new(parse_json_object(body)?, &["name", "expires_at"], &[]);
     let name = input.name("name", TITLE_MAX_CHARS);
     if name.is_none() && !input.has_error("name") {
         input.error("name", "is required");
@@ -81,14 +81,14 @@ pub fn new_api_key_from_body(body: &[u8], now: i64) -> Result<NewApiKey, ApiErro
 }
 
 /// `GET /auth/api-keys`: the caller's keys, without their secrets.
-pub fn list(ctx: &mut Ctx, request: &mut Request) -> ApiResult {
+pub fn list(ctx: &mut Ctx, request: &Request) -> ApiResult {
     let user = ctx.authenticate_with_password_session(request)?;
     let keys = store::api_keys::list(&ctx.db, user.id)?;
     Ok(Response::json(200, &keys))
 }
 
 /// `DELETE /auth/api-keys/{id}`: revoke a key at once. 204.
-pub fn delete(ctx: &mut Ctx, request: &mut Request, id: i64) -> ApiResult {
+pub fn delete(ctx: &mut Ctx, request: &Request, id: i64) -> ApiResult {
     let user = ctx.authenticate_with_password_session(request)?;
     if !store::api_keys::delete(&ctx.db, user.id, id)? {
         return Err(ApiError::not_found("API key", id));

@@ -9,12 +9,12 @@
 use std::net::{IpAddr, Ipv4Addr};
 
 use serde::Serialize;
-use tiny_http::Request;
 
+use super::body::{json_body, parse_json_object, parse_urlencoded};
 use super::input::{Field, Input};
 use super::{ApiResult, Ctx};
 use crate::error::{ApiError, AuthFailure};
-use crate::http::{self, Response};
+use crate::http::{Request, Response};
 use crate::model::User;
 use crate::store::{self, StoreError};
 
@@ -36,12 +36,12 @@ struct Session {
 
 /// `POST /auth/register` (alias `POST /register`): create an account and
 /// log in. 201 with a session; 409 if the username or email is taken.
-pub fn register(ctx: &mut Ctx, request: &mut Request) -> ApiResult {
+pub fn register(ctx: &mut Ctx, request: &Request) -> ApiResult {
     let Registration {
         username,
         email,
         password,
-    } = registration_from_body(&ctx.json_body(request)?)?;
+    } = registration_from_body(json_body(request)?)?;
 
     // Hash before touching the database: the write lock is never held for
     // the 30-40 ms argon2id takes.
@@ -76,7 +76,7 @@ pub struct Registration {
 /// `ApiError`, never a panic.
 pub fn registration_from_body(body: &[u8]) -> Result<Registration, ApiError> {
     let mut input = Input::new(
-        http::parse_json_object(body)?,
+        parse_json_object(body)?,
         &["username", "email", "password"],
         &[],
     );
@@ -136,10 +136,10 @@ pub fn registration_from_body(body: &[u8]) -> Result<Registration, ApiError> {
 /// form (`username`, `password`, optional `grant_type=password`, `scope`,
 /// `client_id`, `client_secret`), which is what Swagger UI's Authorize
 /// button and `curl -d` send. The `username` may hold a username or an email.
-pub fn login(ctx: &mut Ctx, request: &mut Request) -> ApiResult {
-    let (login, password) = match http::media_type(request).as_deref() {
-        Some("application/x-www-form-urlencoded") => login_from_form(&ctx.body(request)?)?,
-        _ => login_from_json(&ctx.json_body(request)?)?,
+pub fn login(ctx: &mut Ctx, request: &Request) -> ApiResult {
+    let (login, password) = match request.media_type().as_deref() {
+        Some("application/x-www-form-urlencoded") => login_from_form(request.body())?,
+        _ => login_from_json(json_body(request)?)?,
     };
     let found = store::users::find_for_login(&ctx.db, &login)?;
     // Throttle by the account when it exists (so that its username and its
@@ -159,7 +159,7 @@ pub fn login(ctx: &mut Ctx, request: &mut Request) -> ApiResult {
 }
 
 /// `GET /auth/me`: the caller's account.
-pub fn me(ctx: &mut Ctx, request: &mut Request) -> ApiResult {
+pub fn me(ctx: &mut Ctx, request: &Request) -> ApiResult {
     let user = ctx.authenticate(request)?;
     Ok(Response::json(200, &user))
 }
@@ -167,10 +167,10 @@ pub fn me(ctx: &mut Ctx, request: &mut Request) -> ApiResult {
 /// `PUT /auth/password` `{"current_password", "new_password"}`: 204. Every
 /// token issued before is revoked (API keys are not); the client logs in
 /// again. A wrong current password is a 401, throttled like a login.
-pub fn change_password(ctx: &mut Ctx, request: &mut Request) -> ApiResult {
+pub fn change_password(ctx: &mut Ctx, request: &Request) -> ApiResult {
     let user = ctx.authenticate_with_password_session(request)?;
     let mut input = Input::new(
-        http::parse_json_object(&ctx.json_body(request)?)?,
+        parse_json_object(json_body(request)?)?,
         &["current_password", "new_password"],
         &[],
     );
@@ -192,7 +192,7 @@ pub fn change_password(ctx: &mut Ctx, request: &mut Request) -> ApiResult {
 
 /// `POST /auth/logout`: revoke every token the caller holds (all devices,
 /// since tokens are not tracked one by one); API keys stay valid. 204.
-pub fn logout(ctx: &mut Ctx, request: &mut Request) -> ApiResult {
+pub fn logout(ctx: &mut Ctx, request: &Request) -> ApiResult {
     let user = ctx.authenticate_with_password_session(request)?;
     store::users::end_sessions(&ctx.db, user.id)?;
     Ok(Response::no_content())
@@ -201,13 +201,9 @@ pub fn logout(ctx: &mut Ctx, request: &mut Request) -> ApiResult {
 /// `DELETE /auth/me` `{"password"}`: delete the account with its projects,
 /// tasks and API keys, in one transaction. 204; its tokens and keys are
 /// refused from then on.
-pub fn delete_me(ctx: &mut Ctx, request: &mut Request) -> ApiResult {
+pub fn delete_me(ctx: &mut Ctx, request: &Request) -> ApiResult {
     let user = ctx.authenticate_with_password_session(request)?;
-    let mut input = Input::new(
-        http::parse_json_object(&ctx.json_body(request)?)?,
-        &["password"],
-        &[],
-    );
+    let mut input = Input::new(parse_json_object(json_body(request)?)?, &["password"], &[]);
     let password = required_text(&mut input, "password");
     let password = input.finish(password.unwrap_or_default())?;
     confirm_own_password(ctx, request, user.id, &password)?;
@@ -253,7 +249,7 @@ fn check_password(
     let throttle = &ctx.shared.throttle;
     // A request without a peer address (not on TCP) counts as one client.
     let address = request
-        .remote_addr()
+        .peer()
         .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |addr| addr.ip());
     throttle
         .check(account, address)
@@ -296,7 +292,7 @@ fn session(ctx: &Ctx, user: User, generation: i64, status: u16) -> ApiResult {
 /// like [`registration_from_body`].
 pub fn login_from_json(body: &[u8]) -> Result<(String, String), ApiError> {
     let mut input = Input::new(
-        http::parse_json_object(body)?,
+        parse_json_object(body)?,
         &["username", "email", "password"],
         &[],
     );
@@ -325,7 +321,7 @@ pub fn login_from_json(body: &[u8]) -> Result<(String, String), ApiError> {
 pub fn login_from_form(body: &[u8]) -> Result<(String, String), ApiError> {
     let body = std::str::from_utf8(body)
         .map_err(|_| ApiError::BadRequest("form body is not valid UTF-8".to_owned()))?;
-    let pairs = http::parse_urlencoded(body)?;
+    let pairs = parse_urlencoded(body)?;
     let field = |name: &str| {
         pairs
             .iter()

@@ -7,11 +7,9 @@
 //! `swagger-ui-dist` package on machines without internet
 //! (`--docs-assets-url`). `--no-docs` turns both routes into 404s.
 
-use tiny_http::Request;
-
 use super::{ApiResult, Ctx};
 use crate::error::ApiError;
-use crate::http::Response;
+use crate::http::{Request, Response};
 
 /// The OpenAPI document, exactly as in the repository.
 pub const OPENAPI_JSON: &str = include_str!("../../docs/openapi.json");
@@ -20,7 +18,7 @@ pub const OPENAPI_JSON: &str = include_str!("../../docs/openapi.json");
 pub const DEFAULT_ASSETS_URL: &str = "https://cdn.jsdelivr.net/npm/swagger-ui-dist@5";
 
 /// `GET /openapi.json`.
-pub fn openapi(ctx: &mut Ctx, _request: &mut Request) -> ApiResult {
+pub fn openapi(ctx: &mut Ctx, _request: &Request) -> ApiResult {
     enabled(ctx)?;
     Ok(Response::ok_bytes(
         "application/json",
@@ -29,7 +27,7 @@ pub fn openapi(ctx: &mut Ctx, _request: &mut Request) -> ApiResult {
 }
 
 /// `GET /docs`: the Swagger UI page.
-pub fn page(ctx: &mut Ctx, _request: &mut Request) -> ApiResult {
+pub fn page(ctx: &mut Ctx, _request: &Request) -> ApiResult {
     let assets = enabled(ctx)?;
     Ok(Response::ok_bytes(
         "text/html; charset=utf-8",

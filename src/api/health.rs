@@ -1,15 +1,14 @@
 //! `GET /healthz`: whether this server can reach its database.
 
 use serde_json::json;
-use tiny_http::Request;
 
 use super::{ApiResult, Ctx};
 use crate::error::ApiError;
-use crate::http::Response;
+use crate::http::{Request, Response};
 
 /// `GET /healthz`: 200 `{"status":"ok"}` when the database answers, else 503
 /// so that a load balancer or supervisor takes this instance out.
-pub fn check(ctx: &mut Ctx, _request: &mut Request) -> ApiResult {
+pub fn check(ctx: &mut Ctx, _request: &Request) -> ApiResult {
     ctx.db
         .ping()
         .map_err(|error| ApiError::Unavailable(format!("health check: {error}")))?;

@@ -8,8 +8,10 @@
 
 use serde::Serialize;
 
+use crate::api::body;
 use crate::error::ApiError;
-use crate::http::{self, Response};
+use crate::http::Response;
+use crate::http::request::split_target;
 use crate::model::{Page, SortKey};
 use crate::time;
 
@@ -35,7 +37,7 @@ pub struct Query {
 }
 
 impl Query {
-    /// Decodes the query string of a request URL (`request.url()`: the path
+    /// Decodes the query string of a request URL (`request.target()`: the path
     /// and query as the client sent them); any name outside `filters` and the
     /// paging parameters, or a name given twice, is a 400.
     ///
@@ -43,7 +45,7 @@ impl Query {
     /// (`fuzz/fuzz_targets/router.rs`): any URL gets a `Query` or an
     /// `ApiError`, never a panic.
     pub fn from_url(url: &str, filters: &[&str]) -> Result<Query, ApiError> {
-        let pairs = http::query_pairs(url)?;
+        let pairs = body::query_pairs(url)?;
         for (index, (name, _)) in pairs.iter().enumerate() {
             if !filters.contains(&name.as_str()) && !PAGING.contains(&name.as_str()) {
                 let allowed: Vec<&str> = filters.iter().chain(PAGING).copied().collect();
@@ -59,7 +61,7 @@ impl Query {
             }
         }
         Ok(Query {
-            path: http::path_of(url).to_owned(),
+            path: split_target(url).0.to_owned(),
             pairs,
         })
     }

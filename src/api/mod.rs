@@ -7,6 +7,7 @@
 
 pub mod api_keys;
 pub mod auth;
+pub mod body;
 pub mod docs;
 pub mod health;
 mod input;
@@ -16,11 +17,9 @@ pub mod tasks;
 
 use std::sync::Arc;
 
-use tiny_http::Request;
-
 use crate::auth::{API_KEY_PREFIX, Passwords, Tokens, hash_api_key};
 use crate::error::{ApiError, AuthFailure};
-use crate::http::{self, Response};
+use crate::http::{Request, Response};
 use crate::model::User;
 use crate::store::{self, Db};
 use crate::throttle::LoginThrottle;
@@ -38,15 +37,10 @@ pub struct Shared {
     pub docs_assets_url: Option<String>,
 }
 
-/// A worker's context: its database access, the shared state, and the
-/// current request's body when the server read it ahead.
+/// A worker's context: its database access and the shared state.
 pub struct Ctx {
     pub db: Db,
     pub shared: Arc<Shared>,
-    /// The current request's body when the server has already read it from
-    /// the socket (see `server::serve`); handlers get it through
-    /// [`Ctx::body`].
-    pub body: Option<Result<Vec<u8>, ApiError>>,
 }
 
 /// How a caller proved who they are.
@@ -59,22 +53,6 @@ pub enum Credential {
 }
 
 impl Ctx {
-    /// The request body, at most `http::MAX_BODY_BYTES`: the one the server
-    /// read ahead, or else read now.
-    pub fn body(&mut self, request: &mut Request) -> Result<Vec<u8>, ApiError> {
-        self.body.take().unwrap_or_else(|| http::read_body(request))
-    }
-
-    /// The bytes of a body that should be JSON, not parsed: a body in
-    /// another media type is a 415 (`http::require_json`). The validators
-    /// that turn the bytes into an input type (`tasks::new_task_from_body`
-    /// and its siblings) take it from here; keeping them free of `Request`
-    /// lets them be tested and fuzzed on plain bytes.
-    pub fn json_body(&mut self, request: &mut Request) -> Result<Vec<u8>, ApiError> {
-        http::require_json(request)?;
-        self.body(request)
-    }
-
     /// The user a request's token or API key names.
     ///
     /// Any failure (no credential, another scheme, a bad, expired, revoked
@@ -98,11 +76,9 @@ impl Ctx {
     }
 
     fn caller(&self, request: &Request) -> Result<(User, Credential), ApiError> {
-        let presented = credential_from_headers(
-            http::header(request, "Authorization"),
-            http::header(request, "X-API-Key"),
-        )
-        .ok_or(ApiError::Unauthorized(AuthFailure::MissingToken))?;
+        let presented =
+            credential_from_headers(request.header("Authorization"), request.header("X-API-Key"))
+                .ok_or(ApiError::Unauthorized(AuthFailure::MissingToken))?;
         let invalid = || ApiError::Unauthorized(AuthFailure::InvalidToken);
         if presented.starts_with(API_KEY_PREFIX) {
             let hash = hash_api_key(presented);

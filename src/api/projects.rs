@@ -3,14 +3,13 @@
 //! user's project is a 404 on every route, including creating or listing
 //! tasks in it.
 
-use tiny_http::Request;
-
+use super::body::{json_body, parse_json_object};
 use super::input::Input;
 use super::list::Query;
 use super::tasks::{self, DESCRIPTION_MAX_CHARS, TITLE_MAX_CHARS};
 use super::{ApiResult, Ctx};
 use crate::error::ApiError;
-use crate::http::{self, Response};
+use crate::http::{Request, Response};
 use crate::model::{ListQuery, NewProject, ProjectFilter, ProjectPatch, SortKey};
 use crate::store::{self, StoreError};
 
@@ -24,9 +23,9 @@ pub const FILTERS: &[&str] = &["q"];
 
 /// `POST /projects`: 201 with `Location`; 409 if the caller already has a
 /// project of that name (ignoring case).
-pub fn create(ctx: &mut Ctx, request: &mut Request) -> ApiResult {
+pub fn create(ctx: &mut Ctx, request: &Request) -> ApiResult {
     let user = ctx.authenticate(request)?;
-    let project = new_project_from_body(&ctx.json_body(request)?)?;
+    let project = new_project_from_body(json_body(request)?)?;
     let project = store::projects::create(&ctx.db, user.id, &project).map_err(name_taken)?;
     Ok(Response::created(
         format!("/projects/{}", project.id),
@@ -36,9 +35,9 @@ pub fn create(ctx: &mut Ctx, request: &mut Request) -> ApiResult {
 
 /// `GET /projects`: a page of the caller's projects, by id unless `sort`
 /// says otherwise; `q` matches the name or description.
-pub fn list(ctx: &mut Ctx, request: &mut Request) -> ApiResult {
+pub fn list(ctx: &mut Ctx, request: &Request) -> ApiResult {
     let user = ctx.authenticate(request)?;
-    let query = Query::from_url(request.url(), FILTERS)?;
+    let query = Query::from_url(request.target(), FILTERS)?;
     let page = query.page()?;
     let default_sort = vec![SortKey {
         field: "id",
@@ -57,7 +56,7 @@ pub fn list(ctx: &mut Ctx, request: &mut Request) -> ApiResult {
 }
 
 /// `GET /projects/{id}`.
-pub fn get(ctx: &mut Ctx, request: &mut Request, id: i64) -> ApiResult {
+pub fn get(ctx: &mut Ctx, request: &Request, id: i64) -> ApiResult {
     let user = ctx.authenticate(request)?;
     let project =
         store::projects::get(&ctx.db, user.id, id)?.ok_or(ApiError::not_found("project", id))?;
@@ -66,9 +65,9 @@ pub fn get(ctx: &mut Ctx, request: &mut Request, id: i64) -> ApiResult {
 
 /// `PUT /projects/{id}`: replace the name and description (an omitted
 /// description becomes null).
-pub fn replace(ctx: &mut Ctx, request: &mut Request, id: i64) -> ApiResult {
+pub fn replace(ctx: &mut Ctx, request: &Request, id: i64) -> ApiResult {
     let user = ctx.authenticate(request)?;
-    let project = new_project_from_body(&ctx.json_body(request)?)?;
+    let project = new_project_from_body(json_body(request)?)?;
     let project = store::projects::replace(&ctx.db, user.id, id, &project)
         .map_err(name_taken)?
         .ok_or(ApiError::not_found("project", id))?;
@@ -76,9 +75,9 @@ pub fn replace(ctx: &mut Ctx, request: &mut Request, id: i64) -> ApiResult {
 }
 
 /// `PATCH /projects/{id}`: JSON Merge Patch of the name and description.
-pub fn patch(ctx: &mut Ctx, request: &mut Request, id: i64) -> ApiResult {
+pub fn patch(ctx: &mut Ctx, request: &Request, id: i64) -> ApiResult {
     let user = ctx.authenticate(request)?;
-    let patch = project_patch_from_body(&ctx.json_body(request)?)?;
+    let patch = project_patch_from_body(json_body(request)?)?;
     let project = store::projects::patch_project(&ctx.db, user.id, id, &patch)
         .map_err(name_taken)?
         .ok_or(ApiError::not_found("project", id))?;
@@ -86,7 +85,7 @@ pub fn patch(ctx: &mut Ctx, request: &mut Request, id: i64) -> ApiResult {
 }
 
 /// `DELETE /projects/{id}`: 204; the project's tasks are deleted with it.
-pub fn delete(ctx: &mut Ctx, request: &mut Request, id: i64) -> ApiResult {
+pub fn delete(ctx: &mut Ctx, request: &Request, id: i64) -> ApiResult {
     let user = ctx.authenticate(request)?;
     if !store::projects::delete(&ctx.db, user.id, id)? {
         return Err(ApiError::not_found("project", id));
@@ -96,9 +95,9 @@ pub fn delete(ctx: &mut Ctx, request: &mut Request, id: i64) -> ApiResult {
 
 /// `POST /projects/{id}/tasks`: create a task in this project. The body is
 /// that of `POST /tasks`; a `project_id` in it must name this project.
-pub fn create_task(ctx: &mut Ctx, request: &mut Request, id: i64) -> ApiResult {
+pub fn create_task(ctx: &mut Ctx, request: &Request, id: i64) -> ApiResult {
     let user = ctx.authenticate(request)?;
-    let mut task = tasks::new_task_from_body(&ctx.json_body(request)?)?;
+    let mut task = tasks::new_task_from_body(json_body(request)?)?;
     match task.project_id {
         Some(other) if other != id => {
             return Err(ApiError::invalid(
@@ -114,7 +113,7 @@ pub fn create_task(ctx: &mut Ctx, request: &mut Request, id: i64) -> ApiResult {
 /// `GET /projects/{id}/tasks`: a page of this project's tasks, highest
 /// priority first (ties by id) unless `sort` says otherwise; the filters of
 /// `GET /tasks` except `project_id`, which the path gives.
-pub fn list_tasks(ctx: &mut Ctx, request: &mut Request, id: i64) -> ApiResult {
+pub fn list_tasks(ctx: &mut Ctx, request: &Request, id: i64) -> ApiResult {
     let user = ctx.authenticate(request)?;
     store::projects::get(&ctx.db, user.id, id)?.ok_or(ApiError::not_found("project", id))?;
     let filters: Vec<&str> = tasks::FILTERS
@@ -122,7 +121,7 @@ pub fn list_tasks(ctx: &mut Ctx, request: &mut Request, id: i64) -> ApiResult {
         .copied()
         .filter(|name| *name != "project_id")
         .collect();
-    let query = Query::from_url(request.url(), &filters)?;
+    let query = Query::from_url(request.target(), &filters)?;
     let filter = crate::model::TaskFilter {
         project_id: Some(Some(id)),
         ..tasks::read_filter(&query)?
@@ -138,7 +137,7 @@ pub fn list_tasks(ctx: &mut Ctx, request: &mut Request, id: i64) -> ApiResult {
 /// `description` is null. Pure, and a fuzzing target like
 /// [`tasks::new_task_from_body`].
 pub fn new_project_from_body(body: &[u8]) -> Result<NewProject, ApiError> {
-    let mut input = Input::new(http::parse_json_object(body)?, WRITABLE, READ_ONLY);
+    let mut input = Input::new(parse_json_object(body)?, WRITABLE, READ_ONLY);
     let name = input.name("name", TITLE_MAX_CHARS);
     if name.is_none() && !input.has_error("name") {
         input.error("name", "is required");
@@ -152,7 +151,7 @@ pub fn new_project_from_body(body: &[u8]) -> Result<NewProject, ApiError> {
 
 /// Validates a merge patch body (PATCH) of a project's name and description.
 pub fn project_patch_from_body(body: &[u8]) -> Result<ProjectPatch, ApiError> {
-    let mut input = Input::new(http::parse_json_object(body)?, WRITABLE, READ_ONLY);
+    let mut input = Input::new(parse_json_object(body)?, WRITABLE, READ_ONLY);
     let patch = ProjectPatch {
         name: input.name("name", TITLE_MAX_CHARS),
         description: input.nullable_text("description", DESCRIPTION_MAX_CHARS),

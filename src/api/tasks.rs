@@ -6,13 +6,12 @@
 //! its default); `PATCH` is a JSON Merge Patch (RFC 7396): only the fields
 //! present change, and `null` clears a nullable field.
 
-use tiny_http::Request;
-
+use super::body::{json_body, parse_json_object};
 use super::input::{Field, Input};
 use super::list::Query;
 use super::{ApiResult, Ctx};
 use crate::error::ApiError;
-use crate::http::{self, Response};
+use crate::http::{Request, Response};
 use crate::model::{ListQuery, NewTask, SortKey, TaskFilter, TaskPatch};
 use crate::store::{self, StoreError};
 use crate::time;
@@ -54,9 +53,9 @@ pub const FILTERS: &[&str] = &[
 ];
 
 /// `POST /tasks`: create a task. 201 with `Location: /tasks/{id}`.
-pub fn create(ctx: &mut Ctx, request: &mut Request) -> ApiResult {
+pub fn create(ctx: &mut Ctx, request: &Request) -> ApiResult {
     let user = ctx.authenticate(request)?;
-    let task = new_task_from_body(&ctx.json_body(request)?)?;
+    let task = new_task_from_body(json_body(request)?)?;
     insert(ctx, user.id, &task)
 }
 
@@ -69,9 +68,9 @@ pub fn insert(ctx: &mut Ctx, owner_id: i64, task: &NewTask) -> ApiResult {
 
 /// `GET /tasks`: a page of the caller's tasks, ordered by id unless `sort`
 /// says otherwise.
-pub fn list(ctx: &mut Ctx, request: &mut Request) -> ApiResult {
+pub fn list(ctx: &mut Ctx, request: &Request) -> ApiResult {
     let user = ctx.authenticate(request)?;
-    let query = Query::from_url(request.url(), FILTERS)?;
+    let query = Query::from_url(request.target(), FILTERS)?;
     let default_sort = vec![SortKey {
         field: "id",
         descending: false,
@@ -124,16 +123,16 @@ pub fn read_filter(query: &Query) -> Result<TaskFilter, ApiError> {
 }
 
 /// `GET /tasks/{id}`.
-pub fn get(ctx: &mut Ctx, request: &mut Request, id: i64) -> ApiResult {
+pub fn get(ctx: &mut Ctx, request: &Request, id: i64) -> ApiResult {
     let user = ctx.authenticate(request)?;
     let task = store::tasks::get(&ctx.db, user.id, id)?.ok_or(ApiError::not_found("task", id))?;
     Ok(Response::json(200, &task))
 }
 
 /// `PUT /tasks/{id}`: replace every writable field.
-pub fn replace(ctx: &mut Ctx, request: &mut Request, id: i64) -> ApiResult {
+pub fn replace(ctx: &mut Ctx, request: &Request, id: i64) -> ApiResult {
     let user = ctx.authenticate(request)?;
-    let task = new_task_from_body(&ctx.json_body(request)?)?;
+    let task = new_task_from_body(json_body(request)?)?;
     let task = store::tasks::replace(&ctx.db, user.id, id, &task)
         .map_err(project_not_found(task.project_id))?
         .ok_or(ApiError::not_found("task", id))?;
@@ -141,9 +140,9 @@ pub fn replace(ctx: &mut Ctx, request: &mut Request, id: i64) -> ApiResult {
 }
 
 /// `PATCH /tasks/{id}`: change only the fields present.
-pub fn patch(ctx: &mut Ctx, request: &mut Request, id: i64) -> ApiResult {
+pub fn patch(ctx: &mut Ctx, request: &Request, id: i64) -> ApiResult {
     let user = ctx.authenticate(request)?;
-    let patch = task_patch_from_body(&ctx.json_body(request)?)?;
+    let patch = task_patch_from_body(json_body(request)?)?;
     let task = store::tasks::patch(&ctx.db, user.id, id, &patch)
         .map_err(project_not_found(patch.project_id.flatten()))?
         .ok_or(ApiError::not_found("task", id))?;
@@ -151,7 +150,7 @@ pub fn patch(ctx: &mut Ctx, request: &mut Request, id: i64) -> ApiResult {
 }
 
 /// `DELETE /tasks/{id}`: 204.
-pub fn delete(ctx: &mut Ctx, request: &mut Request, id: i64) -> ApiResult {
+pub fn delete(ctx: &mut Ctx, request: &Request, id: i64) -> ApiResult {
     let user = ctx.authenticate(request)?;
     if !store::tasks::delete(&ctx.db, user.id, id)? {
         return Err(ApiError::not_found("task", id));
@@ -178,7 +177,7 @@ fn project_not_found(project_id: Option<i64>) -> impl FnOnce(StoreError) -> ApiE
 /// (`fuzz/fuzz_targets/body_validators.rs`): it must answer any bytes at all
 /// with `Ok` or an `ApiError`, never a panic.
 pub fn new_task_from_body(body: &[u8]) -> Result<NewTask, ApiError> {
-    let mut input = Input::new(http::parse_json_object(body)?, WRITABLE, READ_ONLY);
+    let mut input = Input::new(parse_json_object(body)?, WRITABLE, READ_ONLY);
     let fields = read_fields(&mut input);
     if fields.title.is_none() && !input.has_error("title") {
         input.error("title", "is required");
@@ -196,7 +195,7 @@ pub fn new_task_from_body(body: &[u8]) -> Result<NewTask, ApiError> {
 /// Validates a merge patch body (PATCH): the fields present, each checked
 /// as in [`new_task_from_body`].
 pub fn task_patch_from_body(body: &[u8]) -> Result<TaskPatch, ApiError> {
-    let mut input = Input::new(http::parse_json_object(body)?, WRITABLE, READ_ONLY);
+    let mut input = Input::new(parse_json_object(body)?, WRITABLE, READ_ONLY);
     let fields = read_fields(&mut input);
     input.finish(fields)
 }

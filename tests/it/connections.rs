@@ -14,7 +14,7 @@ use std::sync::{Arc, Barrier};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use taskapi::http::{Response, encode};
+use taskapi::http::{Connection, Response, encode};
 
 use crate::support::TestApp;
 
@@ -306,7 +306,7 @@ fn strictly_parsed(bytes: &[u8], head_only: bool) -> Answer {
 #[test]
 fn a_200_with_a_body_is_written_exactly() {
     let response = Response::json(200, &serde_json::json!({"status": "ok"}));
-    let bytes = encode(&response, false, NOW);
+    let bytes = encoded(&response, false);
     assert_eq!(
         String::from_utf8(bytes.clone()).unwrap(),
         "HTTP/1.1 200 OK\r\n\
@@ -323,7 +323,7 @@ fn a_200_with_a_body_is_written_exactly() {
 
 #[test]
 fn a_204_is_written_without_content_length_or_body() {
-    let bytes = encode(&Response::no_content(), false, NOW);
+    let bytes = encoded(&Response::no_content(), false);
     assert_eq!(
         String::from_utf8(bytes.clone()).unwrap(),
         "HTTP/1.1 204 No Content\r\n\
@@ -338,7 +338,7 @@ fn a_204_is_written_without_content_length_or_body() {
 #[test]
 fn a_head_response_keeps_the_content_length_and_drops_the_body() {
     let response = Response::json(200, &serde_json::json!({"status": "ok"}));
-    let bytes = encode(&response, true, NOW);
+    let bytes = encoded(&response, true);
     assert_eq!(
         String::from_utf8(bytes.clone()).unwrap(),
         "HTTP/1.1 200 OK\r\n\
@@ -357,7 +357,7 @@ fn a_401_carries_its_challenge() {
     let response =
         taskapi::error::ApiError::Unauthorized(taskapi::error::AuthFailure::InvalidToken)
             .into_response();
-    let bytes = encode(&response, false, NOW);
+    let bytes = encoded(&response, false);
     let body = r#"{"type":"about:blank","title":"Unauthorized","status":401,"detail":"missing or invalid bearer token"}"#;
     assert_eq!(
         String::from_utf8(bytes.clone()).unwrap(),
@@ -385,7 +385,14 @@ fn a_401_carries_its_challenge() {
 fn a_header_value_with_a_line_break_is_dropped_not_written() {
     let mut response = Response::no_content();
     response.set_header("Location", "/tasks/1\r\nSet-Cookie: evil=1");
-    let text = String::from_utf8(encode(&response, false, NOW)).unwrap();
+    let text = String::from_utf8(encoded(&response, false)).unwrap();
     assert!(!text.contains("evil"), "{text}");
     assert!(!text.contains("Location"), "{text}");
+}
+
+/// The bytes `encode` writes for `response` on a connection that closes.
+fn encoded(response: &Response, head_only: bool) -> Vec<u8> {
+    let mut bytes = Vec::new();
+    encode(response, head_only, Connection::Close, NOW, &mut bytes);
+    bytes
 }

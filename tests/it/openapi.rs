@@ -10,7 +10,7 @@ use std::collections::BTreeSet;
 
 use serde_json::{Value, json};
 use taskapi::api::docs::OPENAPI_JSON;
-use taskapi::router::{ROUTES, method_name};
+use taskapi::router::ROUTES;
 
 use crate::support::{Reply, TestApp};
 
@@ -25,7 +25,7 @@ fn the_document_lists_exactly_the_routes_the_router_serves() {
         .iter()
         .map(|route| {
             (
-                method_name(&route.method).to_lowercase(),
+                route.method.as_str().to_lowercase(),
                 route.pattern.to_owned(),
             )
         })
@@ -61,7 +61,7 @@ fn aliases_are_documented_as_aliases() {
     let document = document();
     for route in ROUTES {
         if let Some(original) = route.alias_of {
-            let method = method_name(&route.method).to_lowercase();
+            let method = route.method.as_str().to_lowercase();
             let description = document["paths"][route.pattern][&method]["description"]
                 .as_str()
                 .unwrap_or_default();

@@ -22,7 +22,7 @@ use std::time::Duration;
 use jwt_simple::prelude::{Claims, HS256Key, HS384Key, HS512Key, MACLike};
 use serde_json::{Value, json};
 use taskapi::http::MAX_BODY_BYTES;
-use taskapi::router::{ROUTES, Route, method_name};
+use taskapi::router::{ROUTES, Route};
 
 use crate::support::{Call, Reply, Session, TEST_SECRET, TestApp, password_of};
 
@@ -48,7 +48,7 @@ fn every_id_route_answers_another_users_id_with_404_and_changes_nothing() {
         "the route table has no {{id}} routes"
     );
     for route in id_routes {
-        let method = method_name(&route.method);
+        let method = route.method.as_str();
         let anns_id = ann.id_for(route);
         let theirs = ann.path_for(route);
         let missing = route.pattern.replace("{id}", &MISSING_ID.to_string());
@@ -252,7 +252,7 @@ fn every_json_route_refuses_ownership_and_privilege_fields_and_writes_nothing() 
         let (Some(body), _) = owner_call(route, &ann) else {
             continue;
         };
-        let method = method_name(&route.method);
+        let method = route.method.as_str();
         let path = ann.path_for(route);
         for field in PRIVILEGED_FIELDS {
             let mut body = body.clone();
@@ -507,7 +507,7 @@ fn a_body_one_byte_over_the_cap_is_a_413_on_every_route_that_reads_one() {
         let (Some(body), _) = owner_call(route, &ann) else {
             continue;
         };
-        let method = method_name(&route.method);
+        let method = route.method.as_str();
         let path = ann.path_for(route);
         // Well-formed and valid, padded with JSON whitespace: only its size
         // is wrong.
@@ -670,7 +670,7 @@ fn every_route_answers_its_owner_with_nosniff_and_credentials_only_with_no_store
     for (index, route) in ROUTES.iter().enumerate() {
         // A fresh owner per route: some routes delete, revoke or log out.
         let owner = Owner::new(&app, &format!("owner{index}"));
-        let method = method_name(&route.method);
+        let method = route.method.as_str();
         let path = owner.path_for(route);
         let (body, success) = owner_call(route, &owner);
         let token = &owner.session.token;
@@ -961,7 +961,7 @@ impl Owner {
 fn owner_call(route: &Route, owner: &Owner) -> (Option<Value>, u16) {
     let name = &owner.name;
     let password = password_of(name);
-    match (method_name(&route.method), canonical(route)) {
+    match (route.method.as_str(), canonical(route)) {
         (
             "GET",
             "/healthz"

@@ -2,8 +2,8 @@
 
 use serde_json::json;
 use taskapi::api::{ApiResult, Ctx};
+use taskapi::http::Request;
 use taskapi::router;
-use tiny_http::Request;
 
 use crate::support::TestApp;
 
@@ -29,8 +29,8 @@ fn head_answers_like_get_without_a_body() {
 /// The production router, except that `/panic` panics. It runs through the
 /// same `server::start_with` wrapper as production; the production route
 /// table has no such route.
-fn router_that_panics(ctx: &mut Ctx, request: &mut Request) -> ApiResult {
-    if request.url() == "/panic" {
+fn router_that_panics(ctx: &mut Ctx, request: &Request) -> ApiResult {
+    if request.target() == "/panic" {
         panic!("a deliberate panic in a handler");
     }
     router::dispatch(ctx, request)
@@ -53,8 +53,8 @@ fn a_panicking_handler_gets_a_500_and_the_worker_serves_the_next_request() {
 }
 
 /// The production router, except that `/slow` takes half a second.
-fn router_with_a_slow_route(ctx: &mut Ctx, request: &mut Request) -> ApiResult {
-    if request.url() == "/slow" {
+fn router_with_a_slow_route(ctx: &mut Ctx, request: &Request) -> ApiResult {
+    if request.target() == "/slow" {
         std::thread::sleep(std::time::Duration::from_millis(500));
         return Ok(taskapi::http::Response::no_content());
     }
