@@ -1,9 +1,12 @@
 //! A bare tiny_http "hello" server: the ceiling for any server built on
 //! tiny_http on a given machine, used as the baseline in benchmarks.
 //!
-//! It uses the same tiny_http version, worker-pool shape and `TCP_NODELAY`
-//! listener as taskapi, and answers every request with tiny_http's own
-//! `respond` (so it keeps connections alive unless the client asks not to).
+//! taskapi ran on tiny_http until its own connection layer replaced it
+//! (README, "Why taskapi has its own HTTP layer"); this server stays as the
+//! benchmark's baseline for that layer. It uses a worker pool like
+//! taskapi's and a `TCP_NODELAY` listener, and answers every request with
+//! tiny_http's own `respond` (so it keeps connections alive unless the
+//! client asks not to).
 //!
 //! ```sh
 //! cargo run --release --example hello -- 127.0.0.1:8001 8
@@ -21,7 +24,7 @@ fn main() {
     let workers: usize = args.next().and_then(|n| n.parse().ok()).unwrap_or(8);
 
     let listener = TcpListener::bind(&addr).expect("bind the address");
-    taskapi::sys::tune_listener(&listener).expect("set TCP_NODELAY and keepalive");
+    taskapi::sys::inherit_nodelay(&listener).expect("set TCP_NODELAY");
     let server = Arc::new(Server::from_listener(listener, None).expect("start tiny_http"));
     eprintln!("hello listening on http://{}", server.server_addr());
 

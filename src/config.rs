@@ -39,6 +39,27 @@ Options (each flag overrides its environment variable):
                               [env TASKAPI_DOCS_ASSETS_URL,
                               default https://cdn.jsdelivr.net/npm/swagger-ui-dist@5]
   --no-docs                   serve neither /docs nor /openapi.json
+
+Connections (each limit answers with its status and closes; see README):
+  --keep-alive-timeout SECONDS
+                              close a connection idle this long
+                              [env TASKAPI_KEEP_ALIVE_TIMEOUT, default 5]
+  --request-head-timeout SECONDS
+                              a request head must arrive within this long
+                              of its first byte, else 408
+                              [env TASKAPI_REQUEST_HEAD_TIMEOUT, default 10]
+  --request-body-timeout SECONDS
+                              a body must arrive within this long after
+                              its head, else 408
+                              [env TASKAPI_REQUEST_BODY_TIMEOUT, default 10]
+  --max-requests-per-connection N
+                              close a connection after this many requests
+                              [env TASKAPI_MAX_REQUESTS_PER_CONNECTION,
+                              default 1000]
+  --max-connections N         open connections at most; beyond, a new one
+                              gets 503 and is closed
+                              [env TASKAPI_MAX_CONNECTIONS, default the
+                              open-files limit less 64, at least 4096]
   -h, --help                  print this help
   -V, --version               print the version
 
@@ -50,7 +71,8 @@ Environment only:
                               users could read it in the process list.
 
 On start the first line on stderr is `taskapi listening on http://HOST:PORT`.
-SIGINT or SIGTERM stops accepting, finishes requests in flight, exits 0.
+SIGINT or SIGTERM stops accepting, closes idle connections, answers the
+requests already received (waiting at most 5 s), and exits 0.
 ";
 
 /// What the command line asks for.
@@ -77,6 +99,14 @@ pub struct Config {
     pub docs_assets_url: Option<String>,
     /// `SECRET_KEY`, if set; `None` means "use the key stored in the database".
     pub secret_key: Option<Vec<u8>>,
+    /// Connection deadlines, in milliseconds (the flags take seconds; tests
+    /// set shorter values here).
+    pub keep_alive_timeout_ms: u64,
+    pub request_head_timeout_ms: u64,
+    pub request_body_timeout_ms: u64,
+    pub max_requests_per_connection: u64,
+    /// `0`: derived from the open-files limit at start.
+    pub max_connections: u64,
 }
 
 /// A `SECRET_KEY` shorter than this is accepted with a warning: HS256 keys
@@ -96,6 +126,11 @@ impl Config {
             login_window_seconds: 15 * 60,
             docs_assets_url: Some(DEFAULT_DOCS_ASSETS_URL.to_owned()),
             secret_key: None,
+            keep_alive_timeout_ms: 5_000,
+            request_head_timeout_ms: 10_000,
+            request_body_timeout_ms: 10_000,
+            max_requests_per_connection: 1000,
+            max_connections: 0,
         }
     }
 
@@ -186,12 +221,14 @@ pub fn parse(
 }
 
 /// A numeric setting: its flag (without `--`; the environment variable is
-/// `TASKAPI_` and the flag in upper snake case), its range, and its field.
+/// `TASKAPI_` and the flag in upper snake case), its range, and its field,
+/// which holds the value times `scale` (seconds given, milliseconds kept).
 struct NumberSetting {
     flag: &'static str,
     min: u64,
     max: u64,
     unit: &'static str,
+    scale: u64,
     field: fn(&mut Config) -> &mut u64,
 }
 
@@ -202,7 +239,7 @@ impl NumberSetting {
 
     fn parse(&self, value: &str, name: &str) -> Result<u64, String> {
         match value.parse::<u64>() {
-            Ok(number) if (self.min..=self.max).contains(&number) => Ok(number),
+            Ok(number) if (self.min..=self.max).contains(&number) => Ok(number * self.scale),
             _ => Err(format!(
                 "{name} must be a whole number of {} from {} to {}, not {value:?}",
                 self.unit, self.min, self.max
@@ -219,6 +256,7 @@ const NUMBERS: &[NumberSetting] = &[
         min: 1,
         max: 1024,
         unit: "threads",
+        scale: 1,
         field: |config| &mut config.workers,
     },
     NumberSetting {
@@ -226,6 +264,7 @@ const NUMBERS: &[NumberSetting] = &[
         min: 1,
         max: 525_600,
         unit: "minutes",
+        scale: 1,
         field: |config| &mut config.token_ttl_minutes,
     },
     NumberSetting {
@@ -233,6 +272,7 @@ const NUMBERS: &[NumberSetting] = &[
         min: 1,
         max: 1_000_000,
         unit: "attempts",
+        scale: 1,
         field: |config| &mut config.login_max_failures,
     },
     NumberSetting {
@@ -240,6 +280,7 @@ const NUMBERS: &[NumberSetting] = &[
         min: 1,
         max: 1_000_000,
         unit: "attempts",
+        scale: 1,
         field: |config| &mut config.login_max_failures_per_address,
     },
     NumberSetting {
@@ -247,7 +288,48 @@ const NUMBERS: &[NumberSetting] = &[
         min: 1,
         max: 86_400,
         unit: "seconds",
+        scale: 1,
         field: |config| &mut config.login_window_seconds,
+    },
+    NumberSetting {
+        flag: "keep-alive-timeout",
+        min: 1,
+        max: 3600,
+        unit: "seconds",
+        scale: 1000,
+        field: |config| &mut config.keep_alive_timeout_ms,
+    },
+    NumberSetting {
+        flag: "request-head-timeout",
+        min: 1,
+        max: 3600,
+        unit: "seconds",
+        scale: 1000,
+        field: |config| &mut config.request_head_timeout_ms,
+    },
+    NumberSetting {
+        flag: "request-body-timeout",
+        min: 1,
+        max: 3600,
+        unit: "seconds",
+        scale: 1000,
+        field: |config| &mut config.request_body_timeout_ms,
+    },
+    NumberSetting {
+        flag: "max-requests-per-connection",
+        min: 1,
+        max: 1_000_000,
+        unit: "requests",
+        scale: 1,
+        field: |config| &mut config.max_requests_per_connection,
+    },
+    NumberSetting {
+        flag: "max-connections",
+        min: 1,
+        max: 10_000_000,
+        unit: "connections",
+        scale: 1,
+        field: |config| &mut config.max_connections,
     },
 ];
 
@@ -303,6 +385,19 @@ mod tests {
         assert_eq!(config.login_max_failures_per_address, 20);
         assert_eq!(config.login_window_seconds, 60);
         assert!(parse_with(&["--login-window-seconds", "0"], &[]).is_err());
+    }
+
+    #[test]
+    fn connection_timeouts_are_given_in_seconds_and_kept_in_milliseconds() {
+        let config = config(
+            &["--keep-alive-timeout", "2", "--max-connections=100"],
+            &[("TASKAPI_REQUEST_HEAD_TIMEOUT", "3")],
+        );
+        assert_eq!(config.keep_alive_timeout_ms, 2_000);
+        assert_eq!(config.request_head_timeout_ms, 3_000);
+        assert_eq!(config.request_body_timeout_ms, 10_000);
+        assert_eq!(config.max_connections, 100);
+        assert!(parse_with(&["--keep-alive-timeout", "0"], &[]).is_err());
     }
 
     #[test]

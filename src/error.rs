@@ -46,9 +46,6 @@ pub enum ApiError {
     /// 503: the service cannot work right now (the database does not
     /// answer). The text is logged, never sent.
     Unavailable(String),
-    /// 503 with `Retry-After: 1`: too busy for this request now (too many
-    /// slow uploads hold workers). The text is sent.
-    Overloaded(String),
 }
 
 /// Why a request was not authenticated. It selects the `WWW-Authenticate`
@@ -107,7 +104,7 @@ impl ApiError {
             ApiError::Validation(_) => 422,
             ApiError::TooManyAttempts { .. } => 429,
             ApiError::Internal(_) => 500,
-            ApiError::Unavailable(_) | ApiError::Overloaded(_) => 503,
+            ApiError::Unavailable(_) => 503,
         }
     }
 
@@ -164,10 +161,6 @@ impl ApiError {
             ApiError::Unavailable(cause) => {
                 eprintln!("unavailable: {cause}");
                 "service unavailable".to_owned()
-            }
-            ApiError::Overloaded(detail) => {
-                headers.push(("Retry-After", "1".to_owned()));
-                detail
             }
         };
         let mut response = Response::problem_listing(status, &detail, errors.as_ref());

@@ -37,7 +37,6 @@ pub mod permits;
 pub mod router;
 pub mod server;
 pub mod store;
-pub mod supervisor;
 pub mod sys;
 pub mod throttle;
 pub mod time;

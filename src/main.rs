@@ -1,20 +1,24 @@
-//! The `taskapi` binary. It runs as two processes: the supervisor, which
-//! binds the port and restarts the server if it crashes, and the server
-//! itself (see `supervisor.rs` for why). Everything else lives in the
-//! library.
+//! The `taskapi` binary: parses the configuration, starts the server,
+//! turns SIGINT/SIGTERM into a graceful shutdown, and sets the exit code.
+//! Everything else lives in the library.
+//!
+//! There is no supervisor process: nothing a client sends can take the
+//! server down (the connection layer owns every socket and bounds every
+//! wait), so restarting after a crash is left to systemd or the container
+//! runtime (`deploy/taskapi.service`).
 
-use std::net::TcpListener;
 use std::process::ExitCode;
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
-use taskapi::config::{self, Command, Config};
-use taskapi::{server, supervisor, sys};
+use taskapi::config::{self, Command};
+use taskapi::{server, sys};
 
-/// How long a graceful shutdown waits for requests in flight.
-const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+/// How long after the shutdown grace (which the poller keeps) the process
+/// exits even if a handler is still running.
+const HARD_STOP_AFTER: Duration = Duration::from_secs(6);
 
 fn main() -> ExitCode {
     match run() {
@@ -39,57 +43,46 @@ fn run() -> Result<(), String> {
         }
     };
     // Signals are caught from here on, before the listening line: a SIGTERM
-    // sent the moment a supervisor sees the server up must not kill it
-    // with the default action.
+    // sent the moment a script sees the server up must not kill it with
+    // the default action.
     let signals = Signals::new([SIGINT, SIGTERM])
         .map_err(|error| format!("installing signal handlers: {error}"))?;
+    sys::tune_allocator();
 
-    if let Some(listener) = supervisor::inherited_listener()? {
-        return serve(&config, listener, signals);
+    let server = server::start(&config)?;
+    // Scripts and tests read this first line to learn the real port; the
+    // server answers from here on.
+    eprintln!("taskapi listening on http://{}", server.addr());
+    if let Some(warning) = config.warning() {
+        eprintln!("{warning}");
     }
-    let listener = server::bind(&config.addr)?;
-    let addr = listener
-        .local_addr()
-        .map_err(|error| format!("reading the bound address: {error}"))?;
-    supervisor::run(&listener, signals, || {
-        // Scripts and tests read this first line to learn the real port;
-        // it comes once the server answers.
-        eprintln!("taskapi listening on http://{addr}");
-        if let Some(warning) = config.warning() {
-            eprintln!("{warning}");
-        }
-    })
+    stop_on_signals(signals, server.shutdown_handle());
+    server.wait()?;
+    eprintln!("taskapi stopped");
+    Ok(())
 }
 
-/// The server process: serves on the inherited listener until SIGINT or
-/// SIGTERM. The first signal starts a graceful shutdown; a second one (an
-/// impatient Ctrl-C) exits at once. Requests still running after
-/// `SHUTDOWN_GRACE` (a client trickling its body) are abandoned: what was
-/// acknowledged is already on disk.
-fn serve(config: &Config, listener: TcpListener, mut signals: Signals) -> Result<(), String> {
-    sys::tune_allocator();
-    if let Err(error) = sys::raise_open_files_limit() {
-        eprintln!("could not raise the open-files limit: {error}");
-    }
-    let server = server::start_on(listener, config, taskapi::router::dispatch)?;
-    supervisor::report_ready()?;
-
-    let shutdown = server.shutdown_handle();
+/// The first SIGINT or SIGTERM starts a graceful shutdown; a second one
+/// (an impatient Ctrl-C) exits at once, and so does the process if the
+/// shutdown has not finished by `HARD_STOP_AFTER`: what was acknowledged
+/// is already on disk.
+fn stop_on_signals(mut signals: Signals, shutdown: server::ShutdownHandle) {
     thread::spawn(move || {
         let mut received = signals.forever();
-        if received.next().is_some() {
-            eprintln!("shutting down: finishing requests in flight");
-            shutdown.shutdown();
-            thread::spawn(|| {
-                thread::sleep(SHUTDOWN_GRACE);
-                eprintln!("requests still running after {SHUTDOWN_GRACE:?}; exiting");
-                std::process::exit(0);
-            });
+        if received.next().is_none() {
+            return;
         }
+        eprintln!("shutting down: answering requests already received");
+        shutdown.shutdown();
+        thread::spawn(|| {
+            thread::sleep(HARD_STOP_AFTER);
+            eprintln!("requests still running after {HARD_STOP_AFTER:?}; exiting");
+            std::process::exit(0);
+        });
         // A second signal within a second is the same stop request arriving
-        // twice (systemd signals every process of the service, and the
-        // supervisor forwards its own copy); a later one is impatience.
-        let first = std::time::Instant::now();
+        // twice (systemd signals every process of the service); a later one
+        // is impatience.
+        let first = Instant::now();
         for _ in received.by_ref() {
             if first.elapsed() >= Duration::from_secs(1) {
                 eprintln!("second signal: exiting now");
@@ -97,8 +90,4 @@ fn serve(config: &Config, listener: TcpListener, mut signals: Signals) -> Result
             }
         }
     });
-
-    server.wait()?;
-    eprintln!("taskapi stopped");
-    Ok(())
 }

@@ -10,10 +10,12 @@
 //! A path that matches with another method is a 405 with an `Allow` header; a
 //! malformed id (`/tasks/abc`, `/tasks/-1`) is a 400; anything else a 404.
 
-use crate::api::{ApiResult, Ctx, api_keys, auth, docs, health, projects, tasks};
-use crate::error::ApiError;
+use crate::api::{
+    ApiResult, Ctx, api_keys, auth, credential_from_headers, docs, health, projects, tasks,
+};
+use crate::error::{ApiError, AuthFailure};
 use crate::http::request::split_target;
-use crate::http::{Method, Request};
+use crate::http::{Method, Request, Response};
 
 /// The prefix every route is also served under.
 pub const VERSION_PREFIX: &str = "/api/v1";
@@ -90,6 +92,43 @@ pub static ROUTES: &[Route] = &[
     route(Post, "/projects/{id}/tasks", WithId(projects::create_task)),
     route(Get, "/projects/{id}/tasks", WithId(projects::list_tasks)),
 ];
+
+/// The routes that take no credential; every other route needs one.
+const PUBLIC: &[&str] = &[
+    "/healthz",
+    "/openapi.json",
+    "/docs",
+    "/auth/register",
+    "/register",
+    "/auth/login",
+    "/login",
+    "/auth",
+];
+
+/// The answer a request gets whatever its body, when its head alone
+/// decides it: an unknown route (404), another method (405), a malformed
+/// id (400), or no credential at all on a route that needs one (401).
+/// The connection layer asks this for `Expect: 100-continue`, so such a
+/// client is answered at once instead of being asked for a body that would
+/// be thrown away. (Whether a credential is *valid* needs the database and
+/// is left to the handler.)
+pub fn refuse_early(request: &Request) -> Option<Response> {
+    let error = match resolve(request.method(), request.target()) {
+        Err(error) => error,
+        Ok((route, _))
+            if !PUBLIC.contains(&route.pattern)
+                && credential_from_headers(
+                    request.header("Authorization"),
+                    request.header("X-API-Key"),
+                )
+                .is_none() =>
+        {
+            ApiError::Unauthorized(AuthFailure::MissingToken)
+        }
+        Ok(_) => return None,
+    };
+    Some(error.into_response())
+}
 
 /// Finds the route for `request` and runs its handler.
 pub fn dispatch(ctx: &mut Ctx, request: &Request) -> ApiResult {
@@ -227,6 +266,16 @@ mod tests {
         let (route, id) = resolve(&Method::Head, "/api/v1/tasks/7/?sort=-id").unwrap();
         assert_eq!((route.method.clone(), route.pattern), (Get, "/tasks/{id}"));
         assert_eq!(id, Some(7));
+    }
+
+    #[test]
+    fn every_public_route_is_in_the_table() {
+        for pattern in PUBLIC {
+            assert!(
+                ROUTES.iter().any(|route| route.pattern == *pattern),
+                "{pattern}"
+            );
+        }
     }
 
     #[test]

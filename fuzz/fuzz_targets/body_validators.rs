@@ -16,9 +16,9 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
+use taskapi::api::body;
 use taskapi::api::{api_keys, auth, projects, tasks};
 use taskapi::error::ApiError;
-use taskapi::api::body;
 use taskapi::time;
 
 /// The "now" an API key's `expires_at` must come after: a fixed instant

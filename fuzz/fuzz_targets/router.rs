@@ -21,10 +21,10 @@ use libfuzzer_sys::fuzz_target;
 use taskapi::api::list::{MAX_LIMIT, MAX_OFFSET, Query};
 use taskapi::api::{projects, tasks};
 use taskapi::error::ApiError;
+use taskapi::http::Method;
 use taskapi::model::{Page, SortKey};
 use taskapi::router;
 use taskapi::{store, time};
-use taskapi::http::Method;
 
 /// List sizes to answer each accepted page with: empty, around the default
 /// page of 50, large, and the most rows whose every page the server can link

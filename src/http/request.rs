@@ -141,6 +141,24 @@ impl Request {
         self.peer
     }
 
+    /// Whether the client lets the connection stay open after this
+    /// request (RFC 9112 §9.3): HTTP/1.1 does unless it says
+    /// `Connection: close`; HTTP/1.0 does only if it says
+    /// `Connection: keep-alive`.
+    pub fn keeps_alive(&self) -> bool {
+        let says = |option: &str| {
+            self.headers
+                .iter()
+                .filter(|(field, _)| field.eq_ignore_ascii_case("Connection"))
+                .flat_map(|(_, value)| value.split(','))
+                .any(|item| item.trim().eq_ignore_ascii_case(option))
+        };
+        match self.version {
+            Version::Http11 => !says("close"),
+            Version::Http10 => says("keep-alive") && !says("close"),
+        }
+    }
+
     /// The media type of the body, lowercased and without parameters
     /// (`"application/json"` for `Application/JSON; charset=utf-8`).
     pub fn media_type(&self) -> Option<String> {
@@ -148,6 +166,13 @@ impl Request {
             let essence = value.split(';').next().unwrap_or_default();
             essence.trim().to_ascii_lowercase()
         })
+    }
+
+    /// Sets the body once it has been read: the parser builds the request
+    /// from its head first, so the head can be judged before the body is
+    /// waited for.
+    pub(crate) fn set_body(&mut self, body: Vec<u8>) {
+        self.body = body;
     }
 }
 

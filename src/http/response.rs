@@ -114,7 +114,7 @@ impl Response {
 /// What the `Connection` header of an encoded response says (RFC 9112 §9.3,
 /// §9.6).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Connection {
+pub enum ConnectionHeader {
     /// HTTP/1.1's default: the connection stays open, and no header says so.
     KeepAlive,
     /// An HTTP/1.0 client asked for keep-alive: `Connection: keep-alive`.
@@ -139,7 +139,7 @@ pub enum Connection {
 pub fn encode(
     response: &Response,
     head_only: bool,
-    connection: Connection,
+    connection: ConnectionHeader,
     now: i64,
     out: &mut Vec<u8>,
 ) {
@@ -154,9 +154,9 @@ pub fn encode(
         reason_phrase(status),
         time::http_date(now),
         match connection {
-            Connection::KeepAlive => "",
-            Connection::KeepAliveAnnounced => "Connection: keep-alive\r\n",
-            Connection::Close => "Connection: close\r\n",
+            ConnectionHeader::KeepAlive => "",
+            ConnectionHeader::KeepAliveAnnounced => "Connection: keep-alive\r\n",
+            ConnectionHeader::Close => "Connection: close\r\n",
         }
     );
     for (name, value) in &response.headers {
@@ -214,7 +214,7 @@ pub fn reason_phrase(status: u16) -> &'static str {
 mod tests {
     use super::*;
 
-    fn encoded(response: &Response, head_only: bool, connection: Connection) -> String {
+    fn encoded(response: &Response, head_only: bool, connection: ConnectionHeader) -> String {
         let mut out = Vec::new();
         encode(response, head_only, connection, 0, &mut out);
         String::from_utf8(out).expect("ASCII")
@@ -223,12 +223,12 @@ mod tests {
     #[test]
     fn keep_alive_is_silent_in_http_1_1_and_close_is_said() {
         let response = Response::ok_bytes("text/plain", b"hi".to_vec());
-        let kept = encoded(&response, false, Connection::KeepAlive);
+        let kept = encoded(&response, false, ConnectionHeader::KeepAlive);
         assert!(!kept.contains("Connection:"), "{kept}");
         assert!(kept.ends_with("Content-Length: 2\r\n\r\nhi"), "{kept}");
-        let closed = encoded(&response, false, Connection::Close);
+        let closed = encoded(&response, false, ConnectionHeader::Close);
         assert!(closed.contains("\r\nConnection: close\r\n"), "{closed}");
-        let announced = encoded(&response, false, Connection::KeepAliveAnnounced);
+        let announced = encoded(&response, false, ConnectionHeader::KeepAliveAnnounced);
         assert!(
             announced.contains("\r\nConnection: keep-alive\r\n"),
             "{announced}"

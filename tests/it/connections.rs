@@ -14,7 +14,7 @@ use std::sync::{Arc, Barrier};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use taskapi::http::{Connection, Response, encode};
+use taskapi::http::{ConnectionHeader, Response, encode};
 
 use crate::support::TestApp;
 
@@ -393,6 +393,12 @@ fn a_header_value_with_a_line_break_is_dropped_not_written() {
 /// The bytes `encode` writes for `response` on a connection that closes.
 fn encoded(response: &Response, head_only: bool) -> Vec<u8> {
     let mut bytes = Vec::new();
-    encode(response, head_only, Connection::Close, NOW, &mut bytes);
+    encode(
+        response,
+        head_only,
+        ConnectionHeader::Close,
+        NOW,
+        &mut bytes,
+    );
     bytes
 }

@@ -1,0 +1,363 @@
+//! One client connection: a non-blocking socket, the bytes read from it
+//! but not yet parsed, the response bytes not yet written, and the
+//! deadline it must meet next.
+//!
+//! A connection is always in one [`Phase`], and every phase but `Lent` has
+//! a deadline, so no client can hold a connection open by doing nothing:
+//!
+//! ```text
+//!   Idle ──first byte──▶ Head ──head parsed──▶ Body ──body read──▶ Lent (a worker answers)
+//!    ▲                     └──────────no body─────────────────────▶  │
+//!    │                                                               ▼
+//!    └──────────── response written, keep-alive ─────────────── Writing
+//!                                                                    │ close
+//!                                                                    ▼
+//!                                                               Lingering ──▶ closed
+//! ```
+//!
+//! Nothing here waits: a read or write that would block returns at once,
+//! and the poller (or the worker that just answered) decides what to watch
+//! for next from the [`Next`] that [`Connection::step`] returns.
+
+use std::io::{self, Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::time::{Duration, Instant};
+
+use super::parse::{HttpError, Parsed, RequestParser};
+use super::poller::Settings;
+use super::request::{Method, Request, Version};
+use super::response::{ConnectionHeader, Response, encode};
+use crate::time;
+
+/// Where a connection is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    /// Between requests, nothing of the next one received: closed without
+    /// a word when the keep-alive timeout passes.
+    Idle,
+    /// Part of a request head received: 408 when the head timeout passes.
+    Head,
+    /// The head is parsed and its body is arriving: 408 when the body
+    /// timeout passes.
+    Body,
+    /// A worker holds the connection and is answering its request.
+    Lent,
+    /// Response bytes are waiting for the client to read them: closed when
+    /// the send timeout passes without progress.
+    Writing,
+    /// The last response is written and the server's side is shut; what
+    /// the client still sends is read and dropped until it closes or the
+    /// linger time passes (so that our close cannot reset the connection
+    /// before the client has read the response: RFC 9112 §9.6).
+    Lingering,
+}
+
+/// What to do with a connection after [`Connection::step`].
+#[derive(Debug)]
+pub enum Next {
+    /// A complete request: hand it to a worker.
+    Dispatch(Request),
+    /// Wait until the socket is readable.
+    Read,
+    /// Wait until the socket is writable.
+    Write,
+    /// Close it now.
+    Close,
+}
+
+/// How many bytes one lingering connection may still send before it is
+/// closed anyway.
+const MAX_LINGER_BYTES: usize = 64 * 1024 * 1024;
+
+/// A client connection.
+pub struct Connection {
+    socket: TcpStream,
+    peer: SocketAddr,
+    /// The poller's key for this connection.
+    pub key: usize,
+    input: Vec<u8>,
+    parser: RequestParser,
+    output: Vec<u8>,
+    written: usize,
+    /// Requests answered on this connection so far.
+    served: u32,
+    phase: Phase,
+    deadline: Instant,
+    /// Close once `output` is written.
+    close_after_output: bool,
+    /// The client has shut its sending side: no more requests can come.
+    peer_closed: bool,
+    lingered: usize,
+    write_failed: bool,
+}
+
+impl Connection {
+    /// A connection just accepted: idle, with the keep-alive timeout to
+    /// send its first byte.
+    pub fn new(socket: TcpStream, peer: SocketAddr, key: usize, settings: &Settings) -> Connection {
+        Connection {
+            socket,
+            peer,
+            key,
+            input: Vec::new(),
+            parser: RequestParser::new(settings.limits),
+            output: Vec::new(),
+            written: 0,
+            served: 0,
+            phase: Phase::Idle,
+            deadline: Instant::now() + settings.keep_alive_timeout,
+            close_after_output: false,
+            peer_closed: false,
+            lingered: 0,
+            write_failed: false,
+        }
+    }
+
+    pub fn socket(&self) -> &TcpStream {
+        &self.socket
+    }
+
+    pub fn phase(&self) -> Phase {
+        self.phase
+    }
+
+    pub fn deadline(&self) -> Instant {
+        self.deadline
+    }
+
+    /// Whether writing to the client failed (it reset the connection).
+    pub fn write_failed(&self) -> bool {
+        self.write_failed
+    }
+
+    /// Reads what the socket has (one read, at most `scratch.len()`
+    /// bytes). `Ok(false)`: nothing was there after all.
+    pub fn read_available(&mut self, scratch: &mut [u8]) -> io::Result<bool> {
+        loop {
+            match self.socket.read(scratch) {
+                Ok(0) => {
+                    self.peer_closed = true;
+                    return Ok(true);
+                }
+                Ok(read) => {
+                    if self.phase == Phase::Lingering {
+                        self.lingered += read;
+                    } else {
+                        self.input.extend_from_slice(&scratch[..read]);
+                    }
+                    return Ok(true);
+                }
+                Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
+                Err(error) if error.kind() == io::ErrorKind::WouldBlock => return Ok(false),
+                Err(error) => return Err(error),
+            }
+        }
+    }
+
+    /// Queues the response to `request` and decides whether the connection
+    /// stays open after it.
+    pub fn queue_response(&mut self, request: &Request, response: &Response, settings: &Settings) {
+        self.served += 1;
+        let keep_alive = request.keeps_alive()
+            && !self.peer_closed
+            && !settings.is_stopping()
+            && self.served < settings.max_requests_per_connection;
+        let header = match (keep_alive, request.version()) {
+            (false, _) => ConnectionHeader::Close,
+            (true, Version::Http10) => ConnectionHeader::KeepAliveAnnounced,
+            (true, Version::Http11) => ConnectionHeader::KeepAlive,
+        };
+        let head_only = *request.method() == Method::Head;
+        encode(
+            response,
+            head_only,
+            header,
+            time::unix_now(),
+            &mut self.output,
+        );
+        self.close_after_output = !keep_alive;
+        self.phase = Phase::Writing;
+        self.deadline = Instant::now() + settings.send_timeout;
+    }
+
+    /// Queues the answer to a request the connection layer refuses itself
+    /// (a parse error, a timeout, a refusal from the head alone), after
+    /// which the connection closes.
+    pub fn queue_refusal(&mut self, response: &Response, settings: &Settings) {
+        encode(
+            response,
+            false,
+            ConnectionHeader::Close,
+            time::unix_now(),
+            &mut self.output,
+        );
+        self.close_after_output = true;
+        self.phase = Phase::Writing;
+        self.deadline = Instant::now() + settings.send_timeout;
+    }
+
+    /// Moves the connection on as far as it can go without waiting: writes
+    /// what is queued, then parses what is buffered.
+    pub fn step(&mut self, settings: &Settings) -> Next {
+        loop {
+            if self.written < self.output.len() {
+                match self.flush() {
+                    Ok(true) => {}
+                    Ok(false) => {
+                        self.phase = Phase::Writing;
+                        return Next::Write;
+                    }
+                    Err(_) => {
+                        self.write_failed = true;
+                        return Next::Close;
+                    }
+                }
+            }
+            if self.phase == Phase::Lingering {
+                let done = self.peer_closed || self.lingered > MAX_LINGER_BYTES;
+                return if done { Next::Close } else { Next::Read };
+            }
+            if self.close_after_output {
+                return self.begin_lingering(settings);
+            }
+            match self.parser.advance(&mut self.input, Some(self.peer)) {
+                Ok(Parsed::Complete(request)) => {
+                    self.phase = Phase::Lent;
+                    self.release_idle_memory();
+                    return Next::Dispatch(request);
+                }
+                Ok(Parsed::AwaitingBody { expects_continue }) => {
+                    self.phase = Phase::Body;
+                    self.deadline = Instant::now() + settings.body_timeout;
+                    if expects_continue {
+                        self.answer_expectation(settings);
+                    }
+                }
+                Ok(Parsed::Incomplete) => return self.await_more(settings),
+                Err(error) => self.refuse(&error, settings),
+            }
+        }
+    }
+
+    /// The deadline of the current phase has passed: answers 408 where a
+    /// request was under way, and says whether to close now.
+    pub fn expire(&mut self, settings: &Settings) -> Next {
+        match self.phase {
+            Phase::Head | Phase::Body => {
+                let what = if self.phase == Phase::Head {
+                    "head"
+                } else {
+                    "body"
+                };
+                let error = HttpError {
+                    status: 408,
+                    detail: format!("the request {what} did not arrive in time"),
+                };
+                self.refuse(&error, settings);
+                self.step(settings)
+            }
+            Phase::Idle | Phase::Writing | Phase::Lingering | Phase::Lent => Next::Close,
+        }
+    }
+
+    /// The layer's own refusal: a problem document, then close.
+    fn refuse(&mut self, error: &HttpError, settings: &Settings) {
+        self.input.clear();
+        self.queue_refusal(&Response::problem(error.status, &error.detail), settings);
+    }
+
+    /// `Expect: 100-continue`: either the final answer at once, when the
+    /// head alone shows the request will be refused (the body is then never
+    /// read), or a bare `100 Continue` (RFC 9110 §15.2.1: no header fields,
+    /// so no `Content-Length`) to ask for the body.
+    fn answer_expectation(&mut self, settings: &Settings) {
+        let refusal = self.parser.pending_head().and_then(settings.refuse_early);
+        match refusal {
+            Some(response) => {
+                self.input.clear();
+                self.queue_refusal(&response, settings);
+            }
+            None if self.input.is_empty() => {
+                self.output
+                    .extend_from_slice(b"HTTP/1.1 100 Continue\r\n\r\n");
+            }
+            // The client sent the body without waiting: no need to ask.
+            None => {}
+        }
+    }
+
+    /// Nothing complete is buffered: wait for the client, in the phase and
+    /// with the deadline that fit what has arrived so far.
+    fn await_more(&mut self, settings: &Settings) -> Next {
+        if self.peer_closed {
+            // Half a request and no more to come: nothing to answer.
+            return Next::Close;
+        }
+        let now = Instant::now();
+        match self.phase {
+            Phase::Body => {}
+            Phase::Head if !self.input.is_empty() => {}
+            _ if self.input.is_empty() => {
+                if self.phase != Phase::Idle {
+                    self.deadline = now + settings.keep_alive_timeout;
+                }
+                self.phase = Phase::Idle;
+            }
+            _ => {
+                self.phase = Phase::Head;
+                self.deadline = now + settings.head_timeout;
+            }
+        }
+        self.release_idle_memory();
+        Next::Read
+    }
+
+    /// Writes queued output until done (`Ok(true)`) or the socket is full.
+    fn flush(&mut self) -> io::Result<bool> {
+        while self.written < self.output.len() {
+            match self.socket.write(&self.output[self.written..]) {
+                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                Ok(wrote) => self.written += wrote,
+                Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+                Err(error) if error.kind() == io::ErrorKind::WouldBlock => return Ok(false),
+                Err(error) => return Err(error),
+            }
+        }
+        self.output.clear();
+        self.written = 0;
+        Ok(true)
+    }
+
+    /// After the last response: shut our sending side, then read and drop
+    /// whatever the client still sends, for a bounded time.
+    fn begin_lingering(&mut self, settings: &Settings) -> Next {
+        if self.peer_closed && self.input.is_empty() {
+            return Next::Close;
+        }
+        let _ = self.socket.shutdown(Shutdown::Write);
+        self.input = Vec::new();
+        self.phase = Phase::Lingering;
+        self.deadline = Instant::now() + settings.linger;
+        if self.peer_closed {
+            Next::Close
+        } else {
+            Next::Read
+        }
+    }
+
+    /// Buffers that grew for a large request go back to the allocator once
+    /// empty, so thousands of idle connections cost almost nothing.
+    fn release_idle_memory(&mut self) {
+        const KEEP: usize = 16 * 1024;
+        if self.input.is_empty() && self.input.capacity() > KEEP {
+            self.input = Vec::new();
+        }
+        if self.output.is_empty() && self.output.capacity() > KEEP {
+            self.output = Vec::new();
+        }
+    }
+}
+
+/// How long after the response a connection that closes keeps reading
+/// what its client still sends (see [`Phase::Lingering`]).
+pub const DEFAULT_LINGER: Duration = Duration::from_secs(2);
