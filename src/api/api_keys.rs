@@ -15,7 +15,7 @@ use super::{ApiResult, Ctx};
 use crate::auth;
 use crate::error::ApiError;
 use crate::http::{Request, Response};
-use crate::model::{ApiKey, NewApiKey};
+use crate::model::{ApiKey, Entity, NewApiKey};
 use crate::store;
 use crate::time;
 
@@ -91,7 +91,7 @@ pub fn list(ctx: &mut Ctx, request: &Request) -> ApiResult {
 pub fn delete(ctx: &mut Ctx, request: &Request, id: i64) -> ApiResult {
     let user = ctx.authenticate_with_password_session(request)?;
     if !store::api_keys::delete(&ctx.db, user.id, id)? {
-        return Err(ApiError::not_found("API key", id));
+        return Err(ApiError::not_found(Entity::ApiKey, id));
     }
     Ok(Response::no_content())
 }
