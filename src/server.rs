@@ -33,8 +33,8 @@ use std::io::{Read, Write};
 use tiny_http::Method as TinyMethod;
 
 use crate::api::{ApiResult, Ctx, Shared};
-use crate::auth::{Passwords, Tokens};
 use crate::config::{self, Config};
+use crate::credentials::{Passwords, Tokens};
 use crate::error::ApiError;
 use crate::http::{self, Method, Request, Response, Version};
 use crate::permits::{Permit, Permits};

@@ -12,7 +12,7 @@ use super::body::{json_body, parse_json_object};
 use super::input::{Field, Input};
 use super::tasks::TITLE_MAX_CHARS;
 use super::{ApiResult, Ctx};
-use crate::auth;
+use crate::credentials;
 use crate::error::ApiError;
 use crate::http::{Request, Response};
 use crate::model::{ApiKey, Entity, NewApiKey};
@@ -32,7 +32,7 @@ pub fn create(ctx: &mut Ctx, request: &Request) -> ApiResult {
     let user = ctx.authenticate_with_password_session(request)?;
     let new_key = new_api_key_from_body(json_body(request)?, time::unix_now())?;
 
-    let secret = auth::generate_api_key().map_err(ApiError::Internal)?;
+    let secret = credentials::generate_api_key().map_err(ApiError::Internal)?;
     let listed = store::api_keys::create(&ctx.db, user.id, &new_key, &secret.prefix, &secret.hash)?;
     let mut response = Response::json(
         201,
