@@ -18,7 +18,7 @@
 use std::path::PathBuf;
 
 use rusqlite::{Connection, params};
-use taskapi::auth::Passwords;
+use taskapi::credentials::Passwords;
 use taskapi::store::Db;
 
 fn main() {

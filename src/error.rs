@@ -15,6 +15,7 @@
 use serde::Serialize;
 
 use crate::http::Response;
+use crate::model::Entity;
 use crate::store::StoreError;
 
 /// A failed request. Each variant's doc names the status it produces.
@@ -81,8 +82,8 @@ impl ApiError {
     /// `404` for a resource the caller cannot see, named as in
     /// `"task 42 not found"`. Used alike for "does not exist" and "belongs to
     /// someone else", so ids cannot be probed.
-    pub fn not_found(what: &str, id: i64) -> ApiError {
-        ApiError::NotFound(format!("{what} {id} not found"))
+    pub fn not_found(entity: Entity, id: i64) -> ApiError {
+        ApiError::NotFound(format!("{entity} {id} not found"))
     }
 
     /// `422` for a single field.
@@ -182,5 +183,21 @@ impl From<StoreError> for ApiError {
             // a bug on our side: handlers that expect one map it themselves.
             other => ApiError::Internal(format!("database: {other}")),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_not_found_message_names_the_entity_and_its_id() {
+        let detail = |entity, id| match ApiError::not_found(entity, id) {
+            ApiError::NotFound(detail) => detail,
+            other => panic!("not a 404: {other:?}"),
+        };
+        assert_eq!(detail(Entity::Task, 42), "task 42 not found");
+        assert_eq!(detail(Entity::Project, 7), "project 7 not found");
+        assert_eq!(detail(Entity::ApiKey, 3), "API key 3 not found");
     }
 }

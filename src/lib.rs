@@ -11,7 +11,7 @@
 //! - [`router`]: the route table; finds the handler for a method and path.
 //! - [`api`]: one function per endpoint: authenticate, validate, call the
 //!   store, respond.
-//! - [`auth`]: argon2id password hashing, JWT access tokens, API keys;
+//! - [`credentials`]: argon2id password hashing, JWT access tokens, API keys;
 //!   [`throttle`] limits failed password checks.
 //! - [`store`]: all SQL, behind plain functions; [`model`] holds the types it
 //!   shares with `api`.
@@ -28,8 +28,8 @@
 //! graceful shutdown.
 
 pub mod api;
-pub mod auth;
 pub mod config;
+pub mod credentials;
 pub mod error;
 pub mod http;
 pub mod model;

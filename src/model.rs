@@ -1,11 +1,14 @@
 //! The domain types that cross between `api` and `store`: what users, tasks
-//! and projects are, the validated inputs that change them, and the list
-//! queries that read them.
+//! and projects are, the validated inputs that change them, the list queries
+//! that read them, and [`Entity`], the kinds of thing a lookup can fail to
+//! find.
 //!
 //! The output types serialise to exactly the JSON the API documents. The
 //! input types (`NewTask`, `TaskPatch`, `NewProject`, `ProjectPatch`,
 //! `ListQuery`) are only built by `api` after validation, so the store can
 //! trust every field it receives.
+
+use std::fmt;
 
 use serde::Serialize;
 
@@ -157,4 +160,30 @@ pub struct NewApiKey {
     pub name: String,
     /// Seconds since the epoch, in the future; `None` never expires.
     pub expires_at: Option<i64>,
+}
+
+/// A kind of thing the store can fail to find and a 404 names:
+/// [`StoreError::NotFound`](crate::store::StoreError::NotFound) carries one,
+/// and [`ApiError::not_found`](crate::error::ApiError::not_found) writes the
+/// message ("task 42 not found") from it.
+///
+/// An enum, not a string, because handlers match on it to choose the 404: a
+/// misspelt `"projcet"` would compile and quietly turn that 404 into a 500,
+/// while a misspelt variant does not compile.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Entity {
+    Task,
+    Project,
+    ApiKey,
+}
+
+impl fmt::Display for Entity {
+    /// The name used in messages: `task`, `project`, `API key`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Entity::Task => "task",
+            Entity::Project => "project",
+            Entity::ApiKey => "API key",
+        })
+    }
 }

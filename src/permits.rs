@@ -2,10 +2,10 @@
 //! taken and given back.
 //!
 //! The server bounds three things with it: argon2 hashes running at once
-//! (`auth::Passwords`, which waits for a permit), workers reading a slow
-//! request body, and threads finishing requests for the workers (`server`,
-//! which waits a little or not at all, and does something else when none is
-//! free).
+//! (`credentials::Passwords`, which waits for a permit), workers reading a
+//! slow request body, and threads finishing requests for the workers
+//! (`server`, which waits a little or not at all, and does something else
+//! when none is free).
 
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};

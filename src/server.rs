@@ -23,8 +23,8 @@ use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use crate::api::{ApiResult, Ctx, Shared};
-use crate::auth::{Passwords, Tokens};
 use crate::config::{self, Config};
+use crate::credentials::{Passwords, Tokens};
 use crate::error::ApiError;
 use crate::http::poller::{Exchange, Handoff, Poller, Settings};
 use crate::http::{Request, Response};

@@ -20,7 +20,7 @@ use std::sync::LazyLock;
 
 use libfuzzer_sys::fuzz_target;
 use taskapi::api::credential_from_headers;
-use taskapi::auth::Tokens;
+use taskapi::credentials::Tokens;
 
 /// The key the seed tokens are signed with: 32 bytes of 7.
 static TOKENS: LazyLock<Tokens> = LazyLock::new(|| Tokens::new(&[7; 32], 3600));

@@ -12,10 +12,10 @@ use super::body::{json_body, parse_json_object};
 use super::input::{Field, Input};
 use super::tasks::TITLE_MAX_CHARS;
 use super::{ApiResult, Ctx};
-use crate::auth;
+use crate::credentials;
 use crate::error::ApiError;
 use crate::http::{Request, Response};
-use crate::model::{ApiKey, NewApiKey};
+use crate::model::{ApiKey, Entity, NewApiKey};
 use crate::store;
 use crate::time;
 
@@ -32,7 +32,7 @@ pub fn create(ctx: &mut Ctx, request: &Request) -> ApiResult {
     let user = ctx.authenticate_with_password_session(request)?;
     let new_key = new_api_key_from_body(json_body(request)?, time::unix_now())?;
 
-    let secret = auth::generate_api_key().map_err(ApiError::Internal)?;
+    let secret = credentials::generate_api_key().map_err(ApiError::Internal)?;
     let listed = store::api_keys::create(&ctx.db, user.id, &new_key, &secret.prefix, &secret.hash)?;
     let mut response = Response::json(
         201,
@@ -91,7 +91,7 @@ pub fn list(ctx: &mut Ctx, request: &Request) -> ApiResult {
 pub fn delete(ctx: &mut Ctx, request: &Request, id: i64) -> ApiResult {
     let user = ctx.authenticate_with_password_session(request)?;
     if !store::api_keys::delete(&ctx.db, user.id, id)? {
-        return Err(ApiError::not_found("API key", id));
+        return Err(ApiError::not_found(Entity::ApiKey, id));
     }
     Ok(Response::no_content())
 }

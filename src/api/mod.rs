@@ -17,7 +17,7 @@ pub mod tasks;
 
 use std::sync::Arc;
 
-use crate::auth::{API_KEY_PREFIX, Passwords, Tokens, hash_api_key};
+use crate::credentials::{API_KEY_PREFIX, Passwords, Tokens, hash_api_key};
 use crate::error::{ApiError, AuthFailure};
 use crate::http::{Request, Response};
 use crate::model::User;

@@ -10,7 +10,7 @@ use super::tasks::{self, DESCRIPTION_MAX_CHARS, TITLE_MAX_CHARS};
 use super::{ApiResult, Ctx};
 use crate::error::ApiError;
 use crate::http::{Request, Response};
-use crate::model::{ListQuery, NewProject, ProjectFilter, ProjectPatch, SortKey};
+use crate::model::{Entity, ListQuery, NewProject, ProjectFilter, ProjectPatch, SortKey};
 use crate::store::{self, StoreError};
 
 /// The writable fields.
@@ -58,8 +58,8 @@ pub fn list(ctx: &mut Ctx, request: &Request) -> ApiResult {
 /// `GET /projects/{id}`.
 pub fn get(ctx: &mut Ctx, request: &Request, id: i64) -> ApiResult {
     let user = ctx.authenticate(request)?;
-    let project =
-        store::projects::get(&ctx.db, user.id, id)?.ok_or(ApiError::not_found("project", id))?;
+    let project = store::projects::get(&ctx.db, user.id, id)?
+        .ok_or(ApiError::not_found(Entity::Project, id))?;
     Ok(Response::json(200, &project))
 }
 
@@ -70,7 +70,7 @@ pub fn replace(ctx: &mut Ctx, request: &Request, id: i64) -> ApiResult {
     let project = new_project_from_body(json_body(request)?)?;
     let project = store::projects::replace(&ctx.db, user.id, id, &project)
         .map_err(name_taken)?
-        .ok_or(ApiError::not_found("project", id))?;
+        .ok_or(ApiError::not_found(Entity::Project, id))?;
     Ok(Response::json(200, &project))
 }
 
@@ -80,7 +80,7 @@ pub fn patch(ctx: &mut Ctx, request: &Request, id: i64) -> ApiResult {
     let patch = project_patch_from_body(json_body(request)?)?;
     let project = store::projects::patch_project(&ctx.db, user.id, id, &patch)
         .map_err(name_taken)?
-        .ok_or(ApiError::not_found("project", id))?;
+        .ok_or(ApiError::not_found(Entity::Project, id))?;
     Ok(Response::json(200, &project))
 }
 
@@ -88,7 +88,7 @@ pub fn patch(ctx: &mut Ctx, request: &Request, id: i64) -> ApiResult {
 pub fn delete(ctx: &mut Ctx, request: &Request, id: i64) -> ApiResult {
     let user = ctx.authenticate(request)?;
     if !store::projects::delete(&ctx.db, user.id, id)? {
-        return Err(ApiError::not_found("project", id));
+        return Err(ApiError::not_found(Entity::Project, id));
     }
     Ok(Response::no_content())
 }
@@ -115,7 +115,7 @@ pub fn create_task(ctx: &mut Ctx, request: &Request, id: i64) -> ApiResult {
 /// `GET /tasks` except `project_id`, which the path gives.
 pub fn list_tasks(ctx: &mut Ctx, request: &Request, id: i64) -> ApiResult {
     let user = ctx.authenticate(request)?;
-    store::projects::get(&ctx.db, user.id, id)?.ok_or(ApiError::not_found("project", id))?;
+    store::projects::get(&ctx.db, user.id, id)?.ok_or(ApiError::not_found(Entity::Project, id))?;
     let filters: Vec<&str> = tasks::FILTERS
         .iter()
         .copied()

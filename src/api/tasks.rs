@@ -12,7 +12,7 @@ use super::list::Query;
 use super::{ApiResult, Ctx};
 use crate::error::ApiError;
 use crate::http::{Request, Response};
-use crate::model::{ListQuery, NewTask, SortKey, TaskFilter, TaskPatch};
+use crate::model::{Entity, ListQuery, NewTask, SortKey, TaskFilter, TaskPatch};
 use crate::store::{self, StoreError};
 use crate::time;
 
@@ -125,7 +125,8 @@ pub fn read_filter(query: &Query) -> Result<TaskFilter, ApiError> {
 /// `GET /tasks/{id}`.
 pub fn get(ctx: &mut Ctx, request: &Request, id: i64) -> ApiResult {
     let user = ctx.authenticate(request)?;
-    let task = store::tasks::get(&ctx.db, user.id, id)?.ok_or(ApiError::not_found("task", id))?;
+    let task =
+        store::tasks::get(&ctx.db, user.id, id)?.ok_or(ApiError::not_found(Entity::Task, id))?;
     Ok(Response::json(200, &task))
 }
 
@@ -135,7 +136,7 @@ pub fn replace(ctx: &mut Ctx, request: &Request, id: i64) -> ApiResult {
     let task = new_task_from_body(json_body(request)?)?;
     let task = store::tasks::replace(&ctx.db, user.id, id, &task)
         .map_err(project_not_found(task.project_id))?
-        .ok_or(ApiError::not_found("task", id))?;
+        .ok_or(ApiError::not_found(Entity::Task, id))?;
     Ok(Response::json(200, &task))
 }
 
@@ -145,7 +146,7 @@ pub fn patch(ctx: &mut Ctx, request: &Request, id: i64) -> ApiResult {
     let patch = task_patch_from_body(json_body(request)?)?;
     let task = store::tasks::patch(&ctx.db, user.id, id, &patch)
         .map_err(project_not_found(patch.project_id.flatten()))?
-        .ok_or(ApiError::not_found("task", id))?;
+        .ok_or(ApiError::not_found(Entity::Task, id))?;
     Ok(Response::json(200, &task))
 }
 
@@ -153,7 +154,7 @@ pub fn patch(ctx: &mut Ctx, request: &Request, id: i64) -> ApiResult {
 pub fn delete(ctx: &mut Ctx, request: &Request, id: i64) -> ApiResult {
     let user = ctx.authenticate(request)?;
     if !store::tasks::delete(&ctx.db, user.id, id)? {
-        return Err(ApiError::not_found("task", id));
+        return Err(ApiError::not_found(Entity::Task, id));
     }
     Ok(Response::no_content())
 }
@@ -162,8 +163,8 @@ pub fn delete(ctx: &mut Ctx, request: &Request, id: i64) -> ApiResult {
 /// the client had asked for that project directly.
 fn project_not_found(project_id: Option<i64>) -> impl FnOnce(StoreError) -> ApiError {
     move |error| match (error, project_id) {
-        (StoreError::NotFound("project"), Some(project_id)) => {
-            ApiError::not_found("project", project_id)
+        (StoreError::NotFound(Entity::Project), Some(project_id)) => {
+            ApiError::not_found(Entity::Project, project_id)
         }
         (error, _) => error.into(),
     }

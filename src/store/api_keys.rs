@@ -1,6 +1,6 @@
 //! API keys: long-lived credentials for scripts. The store sees only the
-//! SHA-256 hash of a key (see `auth::ApiKeys`); the owner is in every
-//! `WHERE` clause that a user's request reaches.
+//! SHA-256 hash of a key (see `credentials::hash_api_key`); the owner is in
+//! every `WHERE` clause that a user's request reaches.
 
 use rusqlite::{OptionalExtension, Row, params};
 

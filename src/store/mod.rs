@@ -27,6 +27,8 @@ use rusqlite::{Connection, ErrorCode, OptionalExtension, Params, Row};
 
 use writer::Writer;
 
+use crate::model::Entity;
+
 /// How long a writer waits for another process's lock before giving up with
 /// an error. Writes take microseconds to a few milliseconds (one fsync), so
 /// five seconds means the database is stuck, not busy. The server's writer
@@ -73,8 +75,8 @@ pub enum StoreError {
     /// A uniqueness rule was broken; names what was duplicated (`"username"`).
     Conflict(&'static str),
     /// A row the write refers to does not exist for this owner; names what
-    /// (`"project"`).
-    NotFound(&'static str),
+    /// (`Entity::Project`).
+    NotFound(Entity),
     /// The database cannot take writes right now: the disk is full, the
     /// file or its file system is read-only, or the storage failed the
     /// write. Nothing was changed, and it clears when the condition does.

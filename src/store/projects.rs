@@ -9,7 +9,7 @@ use rusqlite::{OptionalExtension, Row, params};
 
 use super::list::{self, Conditions};
 use super::{Db, StoreError, is_unique_violation, write_execute};
-use crate::model::{ListQuery, NewProject, Page, Project, ProjectFilter, ProjectPatch};
+use crate::model::{Entity, ListQuery, NewProject, Page, Project, ProjectFilter, ProjectPatch};
 use crate::time;
 
 /// The fields a project list can be sorted by.
@@ -62,7 +62,7 @@ pub fn create(db: &Db, owner_id: i64, project: &NewProject) -> Result<Project, S
                 |row| row.get(0),
             )
             .map_err(name_error)?;
-        let created = read(tx, owner_id, id)?.ok_or(StoreError::NotFound("project"))?;
+        let created = read(tx, owner_id, id)?.ok_or(StoreError::NotFound(Entity::Project))?;
         Ok(created)
     })
 }

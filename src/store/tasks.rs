@@ -4,14 +4,14 @@
 //!
 //! A task's project must be its owner's: the schema's composite foreign key
 //! `(project_id, owner_id) -> project (id, owner_id)` refuses anything else,
-//! and that refusal comes back as `StoreError::NotFound("project")`.
+//! and that refusal comes back as `StoreError::NotFound(Entity::Project)`.
 
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{OptionalExtension, Row, params, params_from_iter};
 
 use super::list::{self, Conditions};
 use super::{Db, StoreError, is_foreign_key_violation, write_execute, write_returning};
-use crate::model::{ListQuery, NewTask, Page, Task, TaskFilter, TaskPatch};
+use crate::model::{Entity, ListQuery, NewTask, Page, Task, TaskFilter, TaskPatch};
 use crate::time;
 
 /// The fields a task list can be sorted by.
@@ -45,7 +45,7 @@ fn task_from_row(row: &Row<'_>) -> rusqlite::Result<Task> {
 /// owner's (or does not exist).
 fn project_error(error: rusqlite::Error) -> StoreError {
     if is_foreign_key_violation(&error) {
-        StoreError::NotFound("project")
+        StoreError::NotFound(Entity::Project)
     } else {
         error.into()
     }

@@ -9,7 +9,7 @@ use std::path::Path;
 
 use rusqlite::{Connection, params};
 use serde_json::{Value, json};
-use taskapi::auth::{Passwords, Tokens, hash_api_key};
+use taskapi::credentials::{Passwords, Tokens, hash_api_key};
 
 use crate::support::{Binary, assert_database_intact, binary_command};
 

@@ -2,7 +2,8 @@
 //!
 //! Nothing here knows about HTTP; `api` reads the `Authorization` header and
 //! asks [`Tokens::verify`] (or the store, for an API key's hash) who the
-//! caller is.
+//! caller is. The account endpoints (register, log in, change the password)
+//! are [`crate::api::auth`]; this module is only what they compute.
 
 use std::collections::HashSet;
 use std::sync::{Arc, OnceLock};
