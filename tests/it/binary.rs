@@ -3,7 +3,7 @@
 
 use std::net::TcpStream;
 use std::os::unix::process::CommandExt;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde_json::json;
 
@@ -158,7 +158,7 @@ fn the_access_log_has_one_line_per_request_and_no_secrets() {
 }
 
 #[test]
-fn running_out_of_file_descriptors_ends_in_a_logged_non_zero_exit() {
+fn running_out_of_file_descriptors_pauses_accepting_and_the_server_recovers() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("t.db");
     let mut command = binary_command(&["--addr", "127.0.0.1:0", "--workers", "2"], &[]);
@@ -182,27 +182,26 @@ fn running_out_of_file_descriptors_ends_in_a_logged_non_zero_exit() {
     let mut server = Binary::spawn(command);
     let addr = server.base.trim_start_matches("http://").to_owned();
 
-    // Idle connections, each holding a descriptor, until accept() fails.
-    let mut held = Vec::new();
-    for _ in 0..200 {
-        match TcpStream::connect(&addr) {
-            Ok(stream) => held.push(stream),
-            Err(_) => break,
-        }
-        if server.child.try_wait().unwrap().is_some() {
-            break;
+    // More idle connections than the server has descriptors: the extra
+    // ones wait in the kernel's backlog while accept() fails.
+    let held: Vec<TcpStream> = (0..100)
+        .map(|_| TcpStream::connect(&addr).expect("connect"))
+        .collect();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match server.stderr.recv_timeout(left) {
+            Ok(line) if line.contains("pausing accepts") => break,
+            Ok(_) => continue,
+            Err(_) => panic!("no accept failure was logged within 5 s"),
         }
     }
-    let code = server.wait_for_exit(Duration::from_secs(10));
-    assert!(
-        matches!(code, Some(code) if code != 0),
-        "exit code {code:?}"
-    );
-    let log: Vec<String> = server.stderr.try_iter().collect();
-    assert!(
-        log.iter().any(|line| line.contains("accept loop failed")),
-        "{log:?}"
-    );
+    assert_eq!(server.child.try_wait().unwrap(), None, "the server exited");
+
+    // Once the idle connections go, the server accepts and answers again.
+    drop(held);
+    let health = server.call("GET", "/healthz").send();
+    assert_eq!(health.status, 200, "{}", health.text);
 }
 
 #[test]
@@ -272,49 +271,4 @@ fn when_the_disk_fills_up_every_acknowledged_write_is_still_there() {
         );
         assert_eq!(task.body["title"], format!("task {n}"));
     }
-}
-
-#[test]
-fn a_request_that_crashes_the_server_process_is_followed_by_a_restart() {
-    use std::io::{Read, Write};
-    let dir = tempfile::tempdir().unwrap();
-    let server = Binary::start(&dir.path().join("t.db"), &[], &[]);
-    let register = server
-        .call("POST", "/auth/register")
-        .json(json!({"username": "ann", "password": "password-ann"}));
-    let token = register.body["access_token"].as_str().unwrap().to_owned();
-
-    // A client declares 10^14 body bytes and leaves without sending them:
-    // tiny_http then tries to allocate the missing bytes to drain them, and
-    // the server process aborts (tiny_http issue #252; this assumes the
-    // kernel's default overcommit policy, which refuses such a request).
-    // Seven times: repeating the attack must not make the supervisor give up.
-    let addr = server.base.trim_start_matches("http://");
-    for attack in 0..7 {
-        let mut attacker = TcpStream::connect(addr).unwrap();
-        attacker
-            .write_all(
-                b"GET /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: 100000000000000\r\n\r\n",
-            )
-            .unwrap();
-        // No answer comes while the body is owed: the server waits for it.
-        attacker
-            .set_read_timeout(Some(Duration::from_millis(300)))
-            .unwrap();
-        assert!(attacker.read(&mut [0; 512]).is_err());
-        drop(attacker);
-
-        let deadline = std::time::Instant::now() + Duration::from_secs(10);
-        loop {
-            let left = deadline.saturating_duration_since(std::time::Instant::now());
-            match server.stderr.recv_timeout(left) {
-                Ok(line) if line.contains("starting a new one") => break,
-                Ok(_) => continue,
-                Err(_) => panic!("attack {attack}: no restart was logged within 10 s"),
-            }
-        }
-    }
-    // The same port answers again, with the data and tokens of before.
-    let me = server.call("GET", "/auth/me").bearer(&token).send();
-    assert_eq!(me.status, 200, "{}", me.text);
 }
