@@ -4,16 +4,19 @@
 #   bash bench/run.sh            (DURATION=10s CONNECTIONS=32 THREADS=2 by default)
 #
 # It builds release binaries, seeds a temporary database (1,000 users,
-# 100,000 tasks; the user `bench` has 50 tasks in one project), starts a bare
-# tiny_http "hello" server (examples/hello.rs, same tiny_http) and taskapi,
-# and loads each with wrk for every scenario. It prints a table (req/s, p50,
-# p99, server RSS peak during the scenario, ratio to the hello baseline of
-# the same run), writes it to bench/results.md and draws docs/benchmark.svg.
+# 100,000 tasks; the user `bench` has 50 tasks in one project), and starts
+# three servers: nginx answering a static 200 (Debian's nginx-light: the
+# HTTP ceiling of this machine, and the baseline of every ratio), a bare
+# tiny_http "hello" (examples/hello.rs: what taskapi ran on before its own
+# connection layer), and taskapi. Each is loaded with wrk, keeping
+# connections alive as wrk does by default; `POST /tasks` is also run with
+# `Connection: close`, the policy taskapi had to use on tiny_http. Then
+# 10,000 idle keep-alive connections are held open against taskapi
+# (bench/idle.py) to see what they cost in memory and threads.
 #
-# taskapi answers every request with `Connection: close` (see README), so
-# its scenarios are compared with hello run the same way (wrk sending
-# `Connection: close`); hello with keep-alive is printed too, as the
-# ceiling of tiny_http itself.
+# It prints a table (req/s, p50, p99, server RSS peak during the scenario,
+# ratio to nginx in the same run) and the targets met or missed, writes them
+# to bench/results.md and draws docs/benchmark.svg.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -21,10 +24,12 @@ duration=${DURATION:-10s}
 connections=${CONNECTIONS:-32}
 threads=${THREADS:-2}
 
-if ! command -v wrk >/dev/null; then
-  apt-get install -y --no-install-recommends wrk \
-    || { apt-get update && apt-get install -y --no-install-recommends wrk; }
+if ! command -v wrk >/dev/null || ! command -v nginx >/dev/null; then
+  apt-get install -y --no-install-recommends wrk nginx-light \
+    || { apt-get update && apt-get install -y --no-install-recommends wrk nginx-light; }
 fi
+# The idle check opens 10,000 sockets.
+ulimit -n "$(ulimit -Hn)"
 cargo build --release --quiet --bin taskapi --example hello --example seed
 
 work=$(mktemp -d)
@@ -63,14 +68,15 @@ sample_rss() {
 
 rows="$work/rows.tsv"
 : > "$rows"
-# run NAME PID URL [wrk options...]: one scenario, one row.
+# run NAME PID URL [wrk options...]: one scenario, one row. CONNECTIONS
+# may be set for one call (`connections=256 run ...`).
 run() {
   local name=$1 pid=$2 url=$3
   shift 3
   local done_flag="$work/done.$RANDOM"
   sample_rss "$pid" "$done_flag" > "$work/rss" &
   local sampler=$!
-  wrk -t"$threads" -c"$connections" -d"$duration" --latency "$@" "$url" > "$work/wrk.txt" 2>&1 || true
+  wrk -t"$threads" -c"${connections}" -d"$duration" --latency "$@" "$url" > "$work/wrk.txt" 2>&1 || true
   touch "$done_flag"
   wait "$sampler"
   local rps p50 p99 errors
@@ -82,26 +88,47 @@ run() {
   printf '  %-34s %10s req/s  p50 %-9s p99 %-9s\n' "$name" "${rps:-0}" "${p50:--}" "${p99:--}" >&2
 }
 
+echo "nginx (static 200):" >&2
+mkdir -p "$work/nginx/logs"
+cat > "$work/nginx/nginx.conf" <<NGINX
+worker_processes 2;
+error_log $work/nginx/logs/error.log;
+pid $work/nginx/nginx.pid;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  server {
+    listen 127.0.0.1:0;
+    location / { return 200 "hello world"; }
+  }
+}
+NGINX
+# nginx cannot report a port it picked, so take a free one from the kernel.
+nginx_port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+sed -i "s/listen 127.0.0.1:0;/listen 127.0.0.1:$nginx_port;/" "$work/nginx/nginx.conf"
+nginx -p "$work/nginx" -c "$work/nginx/nginx.conf" -g 'daemon off;' &
+pids+=($!)
+nginx_pid=$!
+for _ in $(seq 100); do curl -sf "http://127.0.0.1:$nginx_port/" >/dev/null && break; sleep 0.05; done
+run "nginx static 200" "$nginx_pid" "http://127.0.0.1:$nginx_port/"
+
 echo "hello (bare tiny_http):" >&2
 target/release/examples/hello 127.0.0.1:0 8 2> "$work/hello.log" &
 pids+=($!)
 hello_pid=$!
 hello=$(base_url "$work/hello.log")
-run "hello, keep-alive" "$hello_pid" "$hello/"
-run "hello, Connection: close" "$hello_pid" "$hello/" -H "Connection: close"
+run "tiny_http hello" "$hello_pid" "$hello/"
 
 echo "taskapi:" >&2
+# A long keep-alive timeout, so the idle connections stay for the count.
 target/release/taskapi --addr 127.0.0.1:0 --db "$work/bench.db" \
   --login-max-failures 1000000 --login-max-failures-per-address 1000000 \
-  2> "$work/taskapi.log" &
+  --keep-alive-timeout 120 2> "$work/taskapi.log" &
 pids+=($!)
-supervisor_pid=$!
+taskapi_pid=$!
 api=$(base_url "$work/taskapi.log")
-# taskapi runs as a supervisor and the server process it starts; the
-# server is the one under load.
-taskapi_pid=$(pgrep -P "$supervisor_pid" | head -1)
 idle_rss=$(awk '/^VmRSS/ {print $2}' "/proc/$taskapi_pid/status")
-supervisor_rss=$(awk '/^VmRSS/ {print $2}' "/proc/$supervisor_pid/status")
+idle_threads=$(awk '/^Threads/ {print $2}' "/proc/$taskapi_pid/status")
 token=$(curl -sf "$api/auth/login" -d username=bench -d password=password-bench \
   | sed 's/.*"access_token":"\([^"]*\)".*/\1/')
 task_id=$(curl -sf "$api/tasks?limit=1&offset=25" -H "Authorization: Bearer $token" \
@@ -129,12 +156,20 @@ run "GET /tasks/{id}" "$taskapi_pid" "$api/tasks/$task_id" "${auth[@]}"
 run "GET /tasks (50 rows)" "$taskapi_pid" "$api/tasks" "${auth[@]}"
 run "GET /projects/{id}/tasks" "$taskapi_pid" "$api/projects/1/tasks" "${auth[@]}"
 run "POST /tasks" "$taskapi_pid" "$api/tasks" "${auth[@]}" -s "$work/post.lua"
+run "POST /tasks, Connection: close" "$taskapi_pid" "$api/tasks" "${auth[@]}" \
+  -H "Connection: close" -s "$work/post.lua"
 run "PATCH /tasks/{id}" "$taskapi_pid" "$api/tasks/$task_id" "${auth[@]}" -s "$work/patch.lua"
+connections=256 run "GET /tasks/{id}, 256 connections" "$taskapi_pid" \
+  "$api/tasks/$task_id" "${auth[@]}"
 run "login (argon2id)" "$taskapi_pid" "$api/auth/login" -s "$work/login.lua"
+
+echo "taskapi, 10,000 idle keep-alive connections:" >&2
+python3 bench/idle.py "${api#http://}" "$taskapi_pid" 10000 > "$work/idle.tsv"
+cat "$work/idle.tsv" >&2
 
 errors_500=$(grep -c ' 5[0-9][0-9] ' "$work/taskapi.log" || true)
 machine="$(nproc) cores, $(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo), $(uname -sr)"
 date=$(date -u +%Y-%m-%d)
-python3 bench/report.py "$rows" "$date" "$machine" "$idle_rss" "$supervisor_rss" "$errors_500" \
-  "wrk -t$threads -c$connections -d$duration" bench/results.md docs/benchmark.svg
+python3 bench/report.py "$rows" "$date" "$machine" "$idle_rss" "$idle_threads" "$errors_500" \
+  "wrk -t$threads -c$connections -d$duration" "$work/idle.tsv" bench/results.md docs/benchmark.svg
 cat bench/results.md

@@ -112,9 +112,8 @@ for connection in slow:
 taskapi_alive()
 print("ok: 500 slow and idle clients do not starve taskapi behind nginx")
 
-# 4. An HTTP/2 preface (which deadlocks a tiny_http connection thread for
-#    the life of the process when sent to taskapi directly): nginx refuses
-#    it itself.
+# 4. An HTTP/2 preface (which taskapi answers 505 when sent to it
+#    directly): nginx refuses it itself.
 answer = raw(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")
 assert answer.startswith("HTTP/1.1 400"), answer[:80]
 normal_requests_still_answer(token, "after an HTTP/2 preface")

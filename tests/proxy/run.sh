@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # deploy/nginx.conf in front of taskapi, attacked on loopback: the attacks
-# that tiny_http cannot fend off are stopped at nginx while normal requests
-# pass. Bounded (about 15 s); stops what it starts.
+# are stopped at nginx while normal requests pass, over kept-alive upstream
+# connections. Bounded (about 15 s); stops what it starts.
 #
 #   bash tests/proxy/run.sh          (after `cargo build`)
 set -euo pipefail
