@@ -5,9 +5,13 @@
 //! A request travels down this list and back up:
 //!
 //! - [`config`]: flags and environment variables become a [`config::Config`].
-//! - [`server`]: binds the socket, runs N worker threads that each own one
-//!   SQLite connection, catches handler panics, logs, writes responses that
-//!   close their connection, shuts down gracefully.
+//! - [`http`]: the wire. One poller thread accepts connections and holds
+//!   them while they are idle or partly received; it parses requests
+//!   ([`http::parse`]) and hands a worker only a complete, owned
+//!   [`http::Request`]. The [`http::Response`] a handler returns becomes
+//!   bytes in [`http::encode`].
+//! - [`server`]: starts the poller and N worker threads that each own one
+//!   SQLite connection, catches handler panics, logs, shuts down gracefully.
 //! - [`router`]: the route table; finds the handler for a method and path.
 //! - [`api`]: one function per endpoint: authenticate, validate, call the
 //!   store, respond.
@@ -17,15 +21,11 @@
 //!   shares with `api`.
 //! - [`error`]: [`error::ApiError`], the one place that maps failures to
 //!   HTTP statuses and RFC 9457 problem bodies.
-//! - [`http`]: the wire: the owned [`http::Request`] every handler takes,
-//!   and the [`http::Response`] it answers with.
 //! - [`time`], [`permits`] and [`sys`]: calendar arithmetic, a counting
 //!   semaphore, and the system calls std lacks (the crate's only `unsafe`).
 //!
-//! `main.rs` only parses the configuration, then either supervises (binds,
-//! prints the listening line, runs [`supervisor`]) or, in the child process
-//! the supervisor starts, runs the server and turns SIGINT/SIGTERM into a
-//! graceful shutdown.
+//! `main.rs` only parses the configuration, starts the server, prints the
+//! listening line and turns SIGINT/SIGTERM into a graceful shutdown.
 
 pub mod api;
 pub mod config;

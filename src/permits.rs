@@ -1,14 +1,11 @@
 //! A counting semaphore, which std does not have: a fixed number of permits,
 //! taken and given back.
 //!
-//! The server bounds three things with it: argon2 hashes running at once
-//! (`credentials::Passwords`, which waits for a permit), workers reading a
-//! slow request body, and threads finishing requests for the workers
-//! (`server`, which waits a little or not at all, and does something else
-//! when none is free).
+//! The server bounds one thing with it: argon2 hashes running at once
+//! (`credentials::Passwords`, which waits for a permit), so a login flood
+//! costs a bounded amount of memory (each hash takes 19 MiB).
 
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
-use std::time::{Duration, Instant};
 
 /// `limit` permits, shared through an `Arc` so that a [`Permit`] can move to
 /// another thread.
@@ -42,36 +39,6 @@ impl Permits {
         Permit(Arc::clone(self))
     }
 
-    /// Takes a permit if one comes free within `patience` (zero: only if
-    /// one is free now).
-    pub fn try_acquire_within(self: &Arc<Self>, patience: Duration) -> Option<Permit> {
-        let deadline = Instant::now() + patience;
-        let mut taken = self.lock();
-        while *taken >= self.limit {
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                return None;
-            }
-            taken = self
-                .released
-                .wait_timeout(taken, left)
-                .unwrap_or_else(PoisonError::into_inner)
-                .0;
-        }
-        *taken += 1;
-        Some(Permit(Arc::clone(self)))
-    }
-
-    /// Waits until every permit has been given back.
-    pub fn wait_until_all_returned(&self) {
-        let taken = self.lock();
-        drop(
-            self.released
-                .wait_while(taken, |taken| *taken > 0)
-                .unwrap_or_else(PoisonError::into_inner),
-        );
-    }
-
     /// The count is a plain integer, valid even if a holder panicked.
     fn lock(&self) -> MutexGuard<'_, usize> {
         self.taken.lock().unwrap_or_else(PoisonError::into_inner)
@@ -81,43 +48,34 @@ impl Permits {
 impl Drop for Permit {
     fn drop(&mut self) {
         *self.0.lock() -= 1;
-        // Waiters for a permit and waiters for all of them share the
-        // condvar, so wake them all; there are never many.
-        self.0.released.notify_all();
+        self.0.released.notify_one();
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::mpsc;
     use std::thread;
+    use std::time::Duration;
 
     #[test]
-    fn no_more_than_the_limit_are_taken_and_a_returned_one_can_be_taken_again() {
+    fn a_waiter_gets_a_permit_only_when_one_is_given_back() {
         let permits = Permits::new(2);
         let first = permits.acquire();
         let _second = permits.acquire();
-        assert!(permits.try_acquire_within(Duration::ZERO).is_none());
-        assert!(
-            permits
-                .try_acquire_within(Duration::from_millis(20))
-                .is_none()
-        );
-        drop(first);
-        assert!(permits.try_acquire_within(Duration::ZERO).is_some());
-    }
-
-    #[test]
-    fn a_waiter_gets_the_permit_given_back_on_another_thread() {
-        let permits = Permits::new(1);
-        let held = permits.acquire();
+        let (taken, took) = mpsc::channel();
         let waiter = {
             let permits = Arc::clone(&permits);
-            thread::spawn(move || permits.try_acquire_within(Duration::from_secs(5)).is_some())
+            thread::spawn(move || {
+                let _third = permits.acquire();
+                taken.send(()).unwrap();
+            })
         };
-        thread::sleep(Duration::from_millis(20));
-        drop(held);
-        assert!(waiter.join().unwrap());
-        permits.wait_until_all_returned();
+        // Both permits are held: the waiter cannot have one yet.
+        assert!(took.recv_timeout(Duration::from_millis(50)).is_err());
+        drop(first);
+        assert!(took.recv_timeout(Duration::from_secs(5)).is_ok());
+        waiter.join().unwrap();
     }
 }
