@@ -116,10 +116,7 @@ pub fn start_on(
     let mut contexts = Vec::with_capacity(worker_count);
     for _ in 0..worker_count {
         let db = db.connect_again().map_err(|error| error.to_string())?;
-        contexts.push(Ctx {
-            db,
-            shared: Arc::clone(&shared),
-        });
+        contexts.push(Ctx::new(db, Arc::clone(&shared)));
     }
     let mut threads = Vec::with_capacity(worker_count + 1);
     for (index, mut ctx) in contexts.into_iter().enumerate() {

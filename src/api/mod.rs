@@ -15,9 +15,10 @@ pub mod list;
 pub mod projects;
 pub mod tasks;
 
+use std::cell::RefCell;
 use std::sync::Arc;
 
-use crate::credentials::{API_KEY_PREFIX, Passwords, Tokens, hash_api_key};
+use crate::credentials::{API_KEY_PREFIX, Passwords, Tokens, VerifiedTokens, hash_api_key};
 use crate::error::{ApiError, AuthFailure};
 use crate::http::{Request, Response};
 use crate::model::User;
@@ -37,10 +38,14 @@ pub struct Shared {
     pub docs_assets_url: Option<String>,
 }
 
-/// A worker's context: its database access and the shared state.
+/// A worker's context: its database access, the shared state, and the
+/// tokens this worker has already verified.
 pub struct Ctx {
     pub db: Db,
     pub shared: Arc<Shared>,
+    /// A `RefCell` because authenticating only reads the context otherwise,
+    /// and each worker has its own `Ctx`, so the cell is never shared.
+    verified: RefCell<VerifiedTokens>,
 }
 
 /// How a caller proved who they are.
@@ -53,6 +58,15 @@ pub enum Credential {
 }
 
 impl Ctx {
+    /// A worker's context on `db`.
+    pub fn new(db: Db, shared: Arc<Shared>) -> Ctx {
+        Ctx {
+            db,
+            shared,
+            verified: RefCell::default(),
+        }
+    }
+
     /// The user a request's token or API key names.
     ///
     /// Any failure (no credential, another scheme, a bad, expired, revoked
@@ -86,7 +100,11 @@ impl Ctx {
                 .ok_or_else(invalid)?;
             return Ok((user, Credential::ApiKey));
         }
-        let (user_id, generation) = self.shared.tokens.verify(presented).ok_or_else(invalid)?;
+        let (user_id, generation) = self
+            .verified
+            .borrow_mut()
+            .verify(&self.shared.tokens, presented, time::unix_now())
+            .ok_or_else(invalid)?;
         match store::users::get_with_generation(&self.db, user_id)? {
             Some((user, current)) if current == generation => Ok((user, Credential::Token)),
             _ => Err(invalid()),
