@@ -306,12 +306,9 @@ fn parse_head(
         _ => Version::Http11,
     };
     let method = Method::from_token(head.method.unwrap_or_default());
-    let target = head.path.unwrap_or_default();
-    if !(target.starts_with('/') || (target == "*" && method == Method::Options)) {
-        return Err(HttpError::bad(
-            "request target must be a path starting with /",
-        ));
-    }
+    let target = origin_form(head.path.unwrap_or_default(), &method).ok_or_else(|| {
+        HttpError::bad("request target must be a path starting with / or an absolute URL")
+    })?;
     let mut headers = Vec::with_capacity(head.headers.len());
     for field in head.headers.iter() {
         let value = std::str::from_utf8(field.value)
@@ -321,6 +318,25 @@ fn parse_head(
     let request = Request::new(method, target, version, headers, Vec::new(), peer);
     let body = framing(&request, limits)?;
     Ok((request, body))
+}
+
+/// The target as a path and query (RFC 9112 §3.2): origin-form as is, `*`
+/// for `OPTIONS`, and absolute-form (`http://host/path?query`, which a
+/// server must accept, §3.2.2) reduced to its path and query.
+fn origin_form(target: &str, method: &Method) -> Option<String> {
+    if target.starts_with('/') || (target == "*" && *method == Method::Options) {
+        return Some(target.to_owned());
+    }
+    let scheme_end = target.find("://")?;
+    if !["http", "https"].contains(&target[..scheme_end].to_ascii_lowercase().as_str()) {
+        return None;
+    }
+    let rest = &target[scheme_end + 3..];
+    Some(match rest.find(['/', '?']) {
+        Some(start) if rest[start..].starts_with('/') => rest[start..].to_owned(),
+        Some(start) => format!("/{}", &rest[start..]),
+        None => "/".to_owned(),
+    })
 }
 
 /// Whether the request line ends in something shaped like a version
@@ -762,6 +778,20 @@ mod tests {
         assert_eq!(status_of(b"hello\r\n\r\n"), 400);
         assert_eq!(status_of(b"GET / HTTP/1.1\r\nX-Bad: \xff\r\n\r\n"), 400);
         assert_eq!(status_of(b"GET tasks HTTP/1.1\r\n\r\n"), 400);
+        assert_eq!(status_of(b"GET ftp://x/tasks HTTP/1.1\r\n\r\n"), 400);
+    }
+
+    #[test]
+    fn an_absolute_target_is_reduced_to_its_path_and_query() {
+        let stream = b"GET http://example.com/tasks?limit=5 HTTP/1.1\r\n\r\n\
+            GET HTTPS://example.com HTTP/1.1\r\n\r\n\
+            GET http://example.com?x=1 HTTP/1.1\r\n\r\n";
+        let targets: Vec<String> = parse_all(stream)
+            .expect("valid")
+            .iter()
+            .map(|request| request.target().to_owned())
+            .collect();
+        assert_eq!(targets, ["/tasks?limit=5", "/", "/?x=1"]);
     }
 
     #[test]
