@@ -17,3 +17,4 @@ mod server;
 mod support;
 mod tasks;
 mod tokens;
+mod wire;
