@@ -8,6 +8,7 @@ mod connections;
 mod crash;
 mod errors;
 mod hostile;
+mod limits;
 mod lists;
 mod migrations;
 mod openapi;
