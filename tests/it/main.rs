@@ -7,6 +7,7 @@ mod binary;
 mod connections;
 mod crash;
 mod errors;
+mod framing;
 mod hostile;
 mod limits;
 mod lists;
