@@ -16,6 +16,7 @@ mod openapi;
 mod projects;
 mod security;
 mod server;
+mod shutdown;
 mod support;
 mod tasks;
 mod tokens;
