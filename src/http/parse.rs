@@ -157,6 +157,9 @@ impl RequestParser {
         peer: Option<std::net::SocketAddr>,
     ) -> Result<Parsed, HttpError> {
         if let State::Head { scanned } = self.state {
+            if scanned == 0 {
+                skip_empty_lines(buffer);
+            }
             let Some(head_end) = find_head_end(buffer, scanned) else {
                 return self.head_incomplete(buffer);
             };
@@ -251,6 +254,22 @@ impl RequestParser {
     }
 }
 
+/// Drops empty lines before a request line: some clients send a CRLF after
+/// a body that its length does not count, and RFC 9112 §2.2 asks servers
+/// to ignore at least one. Without this, such a connection would look like
+/// one with half a head and wait for the head timeout instead of idling.
+fn skip_empty_lines(buffer: &mut Vec<u8>) {
+    let mut start = 0;
+    loop {
+        match &buffer[start..] {
+            [b'\r', b'\n', ..] => start += 2,
+            [b'\n', ..] => start += 1,
+            _ => break,
+        }
+    }
+    buffer.drain(..start);
+}
+
 /// The length of the head at the start of `buffer` (through the blank
 /// line that ends it), searching from `from`. A bare LF ends a line too
 /// (RFC 9112 §2.2 allows a recipient to accept one).
@@ -316,6 +335,17 @@ fn parse_head(
         headers.push((field.name.to_owned(), value.trim().to_owned()));
     }
     let request = Request::new(method, target, version, headers, Vec::new(), peer);
+    // RFC 9112 §3.2: exactly one Host in HTTP/1.1, at most one in 1.0.
+    let hosts = request
+        .headers()
+        .iter()
+        .filter(|(field, _)| field.eq_ignore_ascii_case("Host"))
+        .count();
+    if hosts > 1 || (hosts == 0 && version == Version::Http11) {
+        return Err(HttpError::bad(
+            "an HTTP/1.1 request must have exactly one Host header",
+        ));
+    }
     let body = framing(&request, limits)?;
     Ok((request, body))
 }
@@ -658,7 +688,7 @@ mod tests {
     /// chunked body with an extension and a trailer.
     const STREAM: &[u8] = b"GET /tasks?limit=5 HTTP/1.1\r\nHost: x\r\n\r\n\
         POST /tasks HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello\
-        PUT /tasks/1 HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n\
+        PUT /tasks/1 HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n\
         3;name=value\r\nabc\r\n2\r\nde\r\n0\r\nX-Trailer: yes\r\n\r\n";
 
     fn summary(requests: &[Request]) -> Vec<(String, String, Vec<u8>)> {
@@ -708,7 +738,8 @@ mod tests {
     fn the_head_is_reported_before_a_body_that_has_not_arrived() {
         let mut parser = RequestParser::new(Limits::default());
         let mut buffer =
-            b"POST /tasks HTTP/1.1\r\nContent-Length: 2\r\nExpect: 100-continue\r\n\r\n".to_vec();
+            b"POST /tasks HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nExpect: 100-continue\r\n\r\n"
+                .to_vec();
         assert!(matches!(
             parser.advance(&mut buffer, None),
             Ok(Parsed::AwaitingBody {
@@ -728,6 +759,36 @@ mod tests {
     }
 
     #[test]
+    fn empty_lines_before_a_request_line_are_ignored() {
+        let mut parser = RequestParser::new(Limits::default());
+        let mut buffer = b"\r\n\r\n\n".to_vec();
+        assert!(matches!(
+            parser.advance(&mut buffer, None),
+            Ok(Parsed::Incomplete)
+        ));
+        assert!(buffer.is_empty(), "left {buffer:?}");
+        buffer.extend_from_slice(b"\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\n");
+        assert!(matches!(
+            parser.advance(&mut buffer, None),
+            Ok(Parsed::Complete(_))
+        ));
+    }
+
+    #[test]
+    fn an_http_1_1_request_needs_exactly_one_host() {
+        assert_eq!(status_of(b"GET / HTTP/1.1\r\n\r\n"), 400);
+        assert_eq!(
+            status_of(b"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n"),
+            400
+        );
+        assert_eq!(
+            status_of(b"GET / HTTP/1.0\r\nHost: a\r\nHost: b\r\n\r\n"),
+            400
+        );
+        assert!(parse_all(b"GET / HTTP/1.0\r\n\r\n").is_ok());
+    }
+
+    #[test]
     fn bare_line_feeds_end_lines() {
         let requests = parse_all(b"GET /healthz HTTP/1.1\nHost: x\n\n").expect("valid");
         assert_eq!(requests[0].header("host"), Some("x"));
@@ -735,36 +796,45 @@ mod tests {
 
     #[test]
     fn ambiguous_framing_is_refused() {
-        let both = b"POST / HTTP/1.1\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n";
+        let both = b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n";
         assert_eq!(status_of(both), 400);
-        let differing = b"POST / HTTP/1.1\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\n";
+        let differing =
+            b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\n";
         assert_eq!(status_of(differing), 400);
-        let listed = b"POST / HTTP/1.1\r\nContent-Length: 3, 4\r\n\r\n";
+        let listed = b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3, 4\r\n\r\n";
         assert_eq!(status_of(listed), 400);
-        let signed = b"POST / HTTP/1.1\r\nContent-Length: +3\r\n\r\n";
+        let signed = b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: +3\r\n\r\n";
         assert_eq!(status_of(signed), 400);
-        let not_last = b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked, gzip\r\n\r\n";
+        let not_last = b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked, gzip\r\n\r\n";
         assert_eq!(status_of(not_last), 400);
-        let unknown = b"POST / HTTP/1.1\r\nTransfer-Encoding: gzip, chunked\r\n\r\n";
+        let unknown = b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n";
         assert_eq!(status_of(unknown), 501);
         let old = b"POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n";
         assert_eq!(status_of(old), 400);
         // The same value twice is one length, not two.
-        let same = b"POST / HTTP/1.1\r\nContent-Length: 2\r\nContent-Length: 2\r\n\r\n{}";
+        let same =
+            b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nContent-Length: 2\r\n\r\n{}";
         assert_eq!(parse_all(same).expect("valid")[0].body(), b"{}");
     }
 
     #[test]
     fn limits_are_refused_with_their_own_statuses() {
-        let huge_length = b"POST / HTTP/1.1\r\nContent-Length: 100000000000000\r\n\r\n";
+        let huge_length = b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100000000000000\r\n\r\n";
         assert_eq!(status_of(huge_length), 413);
-        let absurd = b"POST / HTTP/1.1\r\nContent-Length: 99999999999999999999999999\r\n\r\n";
+        let absurd =
+            b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999999999999999999999\r\n\r\n";
         assert_eq!(status_of(absurd), 413);
-        let long_target = format!("GET /{} HTTP/1.1\r\n\r\n", "a".repeat(20_000));
+        let long_target = format!("GET /{} HTTP/1.1\r\nHost: x\r\n\r\n", "a".repeat(20_000));
         assert_eq!(status_of(long_target.as_bytes()), 414);
-        let long_header = format!("GET / HTTP/1.1\r\nX-Big: {}\r\n\r\n", "a".repeat(20_000));
+        let long_header = format!(
+            "GET / HTTP/1.1\r\nHost: x\r\nX-Big: {}\r\n\r\n",
+            "a".repeat(20_000)
+        );
         assert_eq!(status_of(long_header.as_bytes()), 431);
-        let many = format!("GET / HTTP/1.1\r\n{}\r\n", "X-A: 1\r\n".repeat(101));
+        let many = format!(
+            "GET / HTTP/1.1\r\nHost: x\r\n{}\r\n",
+            "X-A: 1\r\n".repeat(101)
+        );
         assert_eq!(status_of(many.as_bytes()), 431);
         let unterminated = "a".repeat(17_000);
         assert_eq!(status_of(unterminated.as_bytes()), 414);
@@ -776,16 +846,22 @@ mod tests {
         assert_eq!(status_of(b"GET / HTTP/1.2\r\n\r\n"), 505);
         assert_eq!(status_of(b"GET / FTP/1.1\r\n\r\n"), 400);
         assert_eq!(status_of(b"hello\r\n\r\n"), 400);
-        assert_eq!(status_of(b"GET / HTTP/1.1\r\nX-Bad: \xff\r\n\r\n"), 400);
-        assert_eq!(status_of(b"GET tasks HTTP/1.1\r\n\r\n"), 400);
-        assert_eq!(status_of(b"GET ftp://x/tasks HTTP/1.1\r\n\r\n"), 400);
+        assert_eq!(
+            status_of(b"GET / HTTP/1.1\r\nHost: x\r\nX-Bad: \xff\r\n\r\n"),
+            400
+        );
+        assert_eq!(status_of(b"GET tasks HTTP/1.1\r\nHost: x\r\n\r\n"), 400);
+        assert_eq!(
+            status_of(b"GET ftp://x/tasks HTTP/1.1\r\nHost: x\r\n\r\n"),
+            400
+        );
     }
 
     #[test]
     fn an_absolute_target_is_reduced_to_its_path_and_query() {
-        let stream = b"GET http://example.com/tasks?limit=5 HTTP/1.1\r\n\r\n\
-            GET HTTPS://example.com HTTP/1.1\r\n\r\n\
-            GET http://example.com?x=1 HTTP/1.1\r\n\r\n";
+        let stream = b"GET http://example.com/tasks?limit=5 HTTP/1.1\r\nHost: x\r\n\r\n\
+            GET HTTPS://example.com HTTP/1.1\r\nHost: x\r\n\r\n\
+            GET http://example.com?x=1 HTTP/1.1\r\nHost: x\r\n\r\n";
         let targets: Vec<String> = parse_all(stream)
             .expect("valid")
             .iter()
@@ -797,7 +873,7 @@ mod tests {
     #[test]
     fn an_unknown_expectation_gets_417() {
         assert_eq!(
-            status_of(b"POST / HTTP/1.1\r\nExpect: teapot\r\nContent-Length: 1\r\n\r\n"),
+            status_of(b"POST / HTTP/1.1\r\nHost: x\r\nExpect: teapot\r\nContent-Length: 1\r\n\r\n"),
             417
         );
     }
