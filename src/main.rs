@@ -16,8 +16,8 @@ use signal_hook::iterator::Signals;
 use taskapi::config::{self, Command};
 use taskapi::{server, sys};
 
-/// How long after the shutdown grace (which the poller keeps) the process
-/// exits even if a handler is still running.
+/// How long after the first signal the process exits even if a handler is
+/// still running: a second past the poller's 5 s shutdown grace.
 const HARD_STOP_AFTER: Duration = Duration::from_secs(6);
 
 fn main() -> ExitCode {
@@ -63,9 +63,9 @@ fn run() -> Result<(), String> {
 }
 
 /// The first SIGINT or SIGTERM starts a graceful shutdown; a second one
-/// (an impatient Ctrl-C) exits at once, and so does the process if the
-/// shutdown has not finished by `HARD_STOP_AFTER`: what was acknowledged
-/// is already on disk.
+/// more than a second later (an impatient Ctrl-C) exits at once, and so
+/// does the process if the shutdown has not finished by `HARD_STOP_AFTER`:
+/// what was acknowledged is already on disk.
 fn stop_on_signals(mut signals: Signals, shutdown: server::ShutdownHandle) {
     thread::spawn(move || {
         let mut received = signals.forever();

@@ -201,10 +201,14 @@ impl Connection {
     pub fn step(&mut self, settings: &Settings) -> Next {
         loop {
             if self.written < self.output.len() {
-                match self.flush() {
+                match self.flush(settings) {
                     Ok(true) => {}
                     Ok(false) => {
-                        self.phase = Phase::Writing;
+                        // A `100 Continue` that does not fit leaves the
+                        // connection in its body phase, with that deadline.
+                        if self.parser.is_between_requests() {
+                            self.phase = Phase::Writing;
+                        }
                         return Next::Write;
                     }
                     Err(_) => {
@@ -313,11 +317,18 @@ impl Connection {
     }
 
     /// Writes queued output until done (`Ok(true)`) or the socket is full.
-    fn flush(&mut self) -> io::Result<bool> {
+    /// Any progress renews the send deadline: it bounds a client that takes
+    /// nothing, not a slow one that keeps reading.
+    fn flush(&mut self, settings: &Settings) -> io::Result<bool> {
         while self.written < self.output.len() {
             match self.socket.write(&self.output[self.written..]) {
                 Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-                Ok(wrote) => self.written += wrote,
+                Ok(wrote) => {
+                    self.written += wrote;
+                    if self.phase == Phase::Writing {
+                        self.deadline = Instant::now() + settings.send_timeout;
+                    }
+                }
                 Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
                 Err(error) if error.kind() == io::ErrorKind::WouldBlock => return Ok(false),
                 Err(error) => return Err(error),

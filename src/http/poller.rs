@@ -15,7 +15,8 @@
 //! crate (epoll on Linux, kqueue on macOS and the BSDs), in its one-shot
 //! mode: after an event a socket is watched again only when someone asks,
 //! which is what lets a worker re-arm a connection it is done with while
-//! the poller sleeps, with no lock shared on the hot path.
+//! the poller sleeps, without waking it (the only locks are the job queue's
+//! and the short one around returning a connection).
 //!
 //! Deadlines are checked by a sweep over the table every
 //! [`SWEEP_EVERY`]: coarse (a deadline is met to within that much), but
@@ -204,6 +205,7 @@ impl Handoff {
                     Ok(()) => returned.push(Returned::Watch(connection)),
                     Err(error) => {
                         eprintln!("watching a connection again: {error}");
+                        let _ = self.poller.delete(connection.socket());
                         returned.push(Returned::Closed(connection.key));
                     }
                 }
@@ -516,9 +518,11 @@ impl Poller {
 }
 
 /// Answers a connection beyond `--max-connections` with a 503 and closes
-/// it. The socket is fresh, so the small response fits its send buffer;
-/// what the client already sent is read first, so that closing does not
-/// reset the connection before the client reads the answer.
+/// it. The socket is fresh, so the small response fits its send buffer.
+/// One read (of up to 4 KiB) first takes whatever request the client has
+/// already sent, so that closing does not reset the connection before the
+/// client reads the answer; a request sent later can still meet a reset,
+/// the price of holding nothing for a client the server has no room for.
 fn refuse_connection(socket: TcpStream, limit: usize) {
     let mut response = Response::problem(
         503,
