@@ -44,6 +44,10 @@ pub const SWEEP_EVERY: Duration = Duration::from_millis(100);
 /// so a full backlog does not spin the poller.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 
+/// How many connections one readiness event of the listener accepts; more
+/// waiting ones fire the event again at once.
+const ACCEPTS_PER_WAKE: usize = 256;
+
 /// The poller's key for the listening socket (`polling` reserves
 /// `usize::MAX`); connections are keyed by their slot in the table.
 const LISTENER: usize = usize::MAX - 1;
@@ -344,9 +348,11 @@ impl Poller {
         }
     }
 
-    /// Accepts every waiting connection, then watches the listener again.
+    /// Accepts waiting connections (at most `ACCEPTS_PER_WAKE`, so a flood
+    /// of new ones cannot starve the connections already open), then
+    /// watches the listener again.
     fn accept(&mut self) {
-        loop {
+        for _ in 0..ACCEPTS_PER_WAKE {
             let Some(listener) = &self.listener else {
                 return;
             };
