@@ -109,14 +109,3 @@ pub fn tune_allocator() {
         }
     }
 }
-
-/// Hands the free memory in glibc's heaps back to the OS (`malloc_trim`).
-/// Elsewhere it does nothing.
-pub fn release_free_memory() {
-    #[cfg(target_env = "gnu")]
-    // SAFETY: malloc_trim only walks the allocator's own free lists; it is
-    // thread-safe and touches no memory of ours.
-    unsafe {
-        libc::malloc_trim(0);
-    }
-}
