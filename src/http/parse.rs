@@ -691,7 +691,7 @@ mod tests {
         PUT /tasks/1 HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n\
         3;name=value\r\nabc\r\n2\r\nde\r\n0\r\nX-Trailer: yes\r\n\r\n";
 
-    fn summary(requests: &[Request]) -> Vec<(String, String, Vec<u8>)> {
+    fn summary(requests: &[Request]) -> Summary {
         requests
             .iter()
             .map(|request| {
@@ -878,9 +878,12 @@ mod tests {
         );
     }
 
+    /// Method, target and body of each request.
+    type Summary = Vec<(String, String, Vec<u8>)>;
+
     /// What a stream parses to, comparable: the requests, then the status
     /// of the refusal that ended it, if one did.
-    fn outcome(stream: &[u8], cuts: &[usize]) -> (Vec<(String, String, Vec<u8>)>, Option<u16>) {
+    fn outcome(stream: &[u8], cuts: &[usize]) -> (Summary, Option<u16>) {
         let mut parser = RequestParser::new(Limits {
             max_head_bytes: 256,
             max_headers: 8,
