@@ -220,7 +220,7 @@ fn work(handoff: &Handoff, ctx: &mut Ctx, handler: Dispatcher) {
 
 /// Answers one request and writes its access-log line.
 fn serve(handoff: &Handoff, ctx: &mut Ctx, handler: Dispatcher, exchange: Exchange) {
-    let started = Instant::now();
+    let started = exchange.received;
     let response = answer(ctx, handler, &exchange.request);
     let status = response.status;
     let (request, delivered) = handoff.respond(exchange, &response);
@@ -245,7 +245,8 @@ fn answer(ctx: &mut Ctx, handler: Dispatcher, request: &Request) -> Response {
 }
 
 /// One line per request on stderr: time, client, method, path, status and
-/// duration, and "(not delivered)" when the client was gone before the
+/// duration (from the request's arrival in full, so the wait for a worker
+/// counts), and "(not delivered)" when the client was gone before the
 /// response could be written. Only the path is logged: a query string may
 /// carry secrets, and headers (tokens) and bodies (passwords) are never
 /// logged.

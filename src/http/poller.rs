@@ -106,6 +106,9 @@ impl Settings {
 /// A request a worker is to answer, with the connection it came on.
 pub struct Exchange {
     pub request: Request,
+    /// When the request was complete: the access log's durations count from
+    /// here, so they include the wait for a free worker.
+    pub received: Instant,
     connection: Box<Connection>,
 }
 
@@ -175,6 +178,7 @@ impl Handoff {
         let Exchange {
             request,
             mut connection,
+            ..
         } = exchange;
         connection.queue_response(&request, response, &self.settings);
         let next = connection.step(&self.settings);
@@ -196,6 +200,7 @@ impl Handoff {
         match next {
             Next::Dispatch(request) => self.push_job(Exchange {
                 request,
+                received: Instant::now(),
                 connection,
             }),
             Next::Read | Next::Write => {
@@ -449,6 +454,7 @@ impl Poller {
                 };
                 self.handoff.push_job(Exchange {
                     request,
+                    received: Instant::now(),
                     connection,
                 });
             }
