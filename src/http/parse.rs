@@ -332,7 +332,7 @@ fn parse_head(
     for field in head.headers.iter() {
         let value = std::str::from_utf8(field.value)
             .map_err(|_| HttpError::bad(format!("header {} is not valid UTF-8", field.name)))?;
-        headers.push((field.name.to_owned(), value.trim().to_owned()));
+        headers.push((field.name.to_owned(), trim_ows(value).to_owned()));
     }
     let request = Request::new(method, target, version, headers, Vec::new(), peer);
     // RFC 9112 §3.2: exactly one Host in HTTP/1.1, at most one in 1.0.
@@ -369,6 +369,14 @@ fn origin_form(target: &str, method: &Method) -> Option<String> {
     })
 }
 
+/// A field value without the optional whitespace around it: spaces and
+/// tabs only (RFC 9110 §5.5). `str::trim` would also strip Unicode spaces,
+/// so `Content-Length: 2\u{a0}` would read as 2 here while a proxy in front
+/// refused or ignored it: the disagreement request smuggling is made of.
+fn trim_ows(value: &str) -> &str {
+    value.trim_matches([' ', '\t'])
+}
+
 /// Whether the request line ends in something shaped like a version
 /// (`HTTP/2.0`, `HTTP/3`): then an unparseable version is one we do not
 /// speak (505), not garbage (400).
@@ -398,7 +406,7 @@ fn framing(request: &Request, limits: &Limits) -> Result<Option<Body>, HttpError
             .iter()
             .filter(|(field, _)| field.eq_ignore_ascii_case(name))
             .flat_map(|(_, value)| value.split(','))
-            .map(|item| item.trim().to_ascii_lowercase())
+            .map(|item| trim_ows(item).to_ascii_lowercase())
             .collect()
     };
     let codings = values("Transfer-Encoding");
@@ -419,10 +427,16 @@ fn framing(request: &Request, limits: &Limits) -> Result<Option<Body>, HttpError
                 "Transfer-Encoding is not allowed in HTTP/1.0",
             ));
         }
+        if codings.iter().any(|coding| !coding.is_ascii()) {
+            return Err(HttpError::bad("Transfer-Encoding must be ASCII"));
+        }
         if codings.last().map(String::as_str) != Some("chunked") {
             return Err(HttpError::bad(
                 "the last transfer coding of a request must be chunked",
             ));
+        }
+        if codings.iter().filter(|coding| *coding == "chunked").count() > 1 {
+            return Err(HttpError::bad("chunked may be applied only once"));
         }
         if codings.len() > 1 {
             return Err(HttpError::new(
@@ -464,8 +478,8 @@ fn framing(request: &Request, limits: &Limits) -> Result<Option<Body>, HttpError
 }
 
 /// Whether the client waits for `100 Continue`. An expectation other than
-/// `100-continue` is a 417 (RFC 9110 §10.1.1); an HTTP/1.0 client's is
-/// ignored, as that section requires.
+/// `100-continue` is a 417 (RFC 9110 §10.1.1), whatever the version; an
+/// HTTP/1.0 client's `100-continue` is ignored, as that section requires.
 fn wants_continue(request: &Request) -> Result<bool, HttpError> {
     let Some(expect) = request.header("Expect") else {
         return Ok(false);
@@ -520,7 +534,10 @@ enum ChunkState {
     #[default]
     SizeStart,
     Size(u64),
-    /// After the size: extensions, ignored up to the CR.
+    /// Spaces or tabs after the size (RFC 9112 §7.1.1's BWS): only more of
+    /// them, a `;` or the CR may follow.
+    SizeSpace(u64),
+    /// After a `;`: extensions, ignored up to the CR.
     Extension(u64),
     /// The CR after a size line is read; its LF must follow.
     SizeLf(u64),
@@ -588,12 +605,18 @@ impl ChunkedDecoder {
                     Size(size)
                 }
                 SizeStart => return Err(ChunkError::Malformed("chunk size expected")),
-                Size(size) | Extension(size) if byte == b'\r' => SizeLf(size),
-                Size(size) | Extension(size) if byte == b';' || byte == b' ' || byte == b'\t' => {
+                Size(size) | SizeSpace(size) | Extension(size) if byte == b'\r' => SizeLf(size),
+                Size(size) | SizeSpace(size) if byte == b' ' || byte == b'\t' => {
+                    self.line_byte()?;
+                    SizeSpace(size)
+                }
+                Size(size) | SizeSpace(size) if byte == b';' => {
                     self.line_byte()?;
                     Extension(size)
                 }
-                Size(_) => return Err(ChunkError::Malformed("bad character in chunk size")),
+                Size(_) | SizeSpace(_) => {
+                    return Err(ChunkError::Malformed("bad character in chunk size"));
+                }
                 Extension(size) => {
                     if byte == b'\n' {
                         return Err(ChunkError::Malformed("chunk size line must end in CRLF"));
@@ -805,6 +828,13 @@ mod tests {
         assert_eq!(status_of(listed), 400);
         let signed = b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: +3\r\n\r\n";
         assert_eq!(status_of(signed), 400);
+        let twice = b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked, chunked\r\n\r\n";
+        assert_eq!(status_of(twice), 400);
+        let unicode_space = "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 2\u{a0}\r\n\r\n{}";
+        assert_eq!(status_of(unicode_space.as_bytes()), 400);
+        let unicode_coding =
+            "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\u{3000}\r\n\r\n";
+        assert_eq!(status_of(unicode_coding.as_bytes()), 400);
         let not_last = b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked, gzip\r\n\r\n";
         assert_eq!(status_of(not_last), 400);
         let unknown = b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n";
@@ -969,6 +999,8 @@ mod tests {
     #[test]
     fn a_chunked_body_stops_at_its_end_and_leaves_what_follows() {
         let (body, used, done) = decode_all(b"4\r\nwiki\r\n0\r\n\r\nGET", 100).expect("valid");
+        let (spaced, _, _) = decode_all(b"4 \t; name=x\r\nwiki\r\n0\r\n\r\n", 100).expect("valid");
+        assert_eq!(spaced, b"wiki");
         assert_eq!((body.as_slice(), used, done), (&b"wiki"[..], 14, true));
     }
 
@@ -981,6 +1013,7 @@ mod tests {
             b"4\r\nwiki\r\n0\r\nbad\n",
             b"4\r\nwiki\r\n0\r\n\rX",
             b"ffffffffffffffffff\r\n",
+            b"2 zz\r\n{}\r\n0\r\n\r\n",
         ] {
             assert!(
                 matches!(decode_all(bad, usize::MAX), Err(ChunkError::Malformed(_))),
