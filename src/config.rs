@@ -60,6 +60,9 @@ Connections (each limit answers with its status and closes; see README):
                               gets 503 and is closed
                               [env TASKAPI_MAX_CONNECTIONS, default the
                               open-files limit less 64, at least 4096]
+  --max-body-memory MIB       request bodies held in memory at once, all
+                              connections together; beyond, 503
+                              [env TASKAPI_MAX_BODY_MEMORY, default 64]
   -h, --help                  print this help
   -V, --version               print the version
 
@@ -107,6 +110,8 @@ pub struct Config {
     pub max_requests_per_connection: u64,
     /// `0`: derived from the open-files limit at start.
     pub max_connections: u64,
+    /// The body budget of the connection layer, in MiB.
+    pub max_body_memory_mib: u64,
 }
 
 /// A `SECRET_KEY` shorter than this is accepted with a warning: HS256 keys
@@ -131,6 +136,7 @@ impl Config {
             request_body_timeout_ms: 10_000,
             max_requests_per_connection: 1000,
             max_connections: 0,
+            max_body_memory_mib: 64,
         }
     }
 
@@ -330,6 +336,15 @@ const NUMBERS: &[NumberSetting] = &[
         unit: "connections",
         scale: 1,
         field: |config| &mut config.max_connections,
+    },
+    // At least 1 MiB: one body of the largest size must always fit.
+    NumberSetting {
+        flag: "max-body-memory",
+        min: 1,
+        max: 1 << 20,
+        unit: "MiB",
+        scale: 1,
+        field: |config| &mut config.max_body_memory_mib,
     },
 ];
 

@@ -14,11 +14,12 @@ use std::time::{Duration, Instant};
 use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
 use taskapi::config::{self, Command};
+use taskapi::http::poller::SHUTDOWN_GRACE;
 use taskapi::{server, sys};
 
 /// How long after the first signal the process exits even if a handler is
-/// still running: a second past the poller's 5 s shutdown grace.
-const HARD_STOP_AFTER: Duration = Duration::from_secs(6);
+/// still running: a second past the poller's shutdown grace.
+const HARD_STOP_AFTER: Duration = Duration::from_secs(SHUTDOWN_GRACE.as_secs() + 1);
 
 fn main() -> ExitCode {
     match run() {

@@ -15,6 +15,8 @@
 //! except to write a response the socket can take at once: whatever it
 //! cannot take, the poller finishes.
 
+use std::borrow::Cow;
+use std::fmt::Write as _;
 use std::io::Write;
 use std::net::{IpAddr, SocketAddr, TcpListener};
 use std::panic::{self, AssertUnwindSafe};
@@ -26,6 +28,7 @@ use crate::api::{ApiResult, Ctx, Shared};
 use crate::config::{self, Config};
 use crate::credentials::{Passwords, Tokens};
 use crate::error::ApiError;
+use crate::http::connection::BodyBudget;
 use crate::http::poller::{Exchange, Handoff, Poller, Settings};
 use crate::http::{Request, Response};
 use crate::store::{self, Db};
@@ -123,13 +126,19 @@ pub fn start_on(
         let handoff = Arc::clone(&handoff);
         let worker = thread::Builder::new()
             .name(format!("worker-{index}"))
-            .spawn(move || work(&handoff, &mut ctx, handler))
+            .spawn(move || {
+                let _guard = AbortOnPanic("a worker");
+                work(&handoff, &mut ctx, handler);
+            })
             .map_err(|error| format!("spawning a worker thread: {error}"))?;
         threads.push(worker);
     }
     let poller = thread::Builder::new()
         .name("poller".to_owned())
-        .spawn(move || poller.run())
+        .spawn(move || {
+            let _guard = AbortOnPanic("the poller");
+            poller.run();
+        })
         .map_err(|error| format!("spawning the poller thread: {error}"))?;
     threads.push(poller);
 
@@ -138,6 +147,25 @@ pub fn start_on(
         threads,
         handoff,
     })
+}
+
+/// Ends the process if the thread holding it panics.
+///
+/// Handler panics are caught in `answer`; a panic anywhere else in a
+/// worker or in the poller is a bug in the server itself, and would leave
+/// a process that is up but cannot serve (the poller gone, or connections
+/// lent to a dead worker forever). Aborting instead lets systemd or the
+/// container runtime start a fresh one (`deploy/taskapi.service`). The
+/// panic message is printed first, by the default hook.
+struct AbortOnPanic(&'static str);
+
+impl Drop for AbortOnPanic {
+    fn drop(&mut self) {
+        if thread::panicking() {
+            eprintln!("{} panicked outside a request; aborting", self.0);
+            std::process::abort();
+        }
+    }
 }
 
 /// The connection layer's settings from the configuration.
@@ -153,6 +181,8 @@ fn connection_settings(config: &Config) -> Settings {
     settings.max_requests_per_connection =
         u32::try_from(config.max_requests_per_connection).unwrap_or(u32::MAX);
     settings.refuse_early = router::refuse_early;
+    let budget = usize::try_from(config.max_body_memory_mib.saturating_mul(1024 * 1024));
+    settings.body_budget = BodyBudget::new(budget.unwrap_or(usize::MAX));
     settings
 }
 
@@ -244,12 +274,31 @@ fn answer(ctx: &mut Ctx, handler: Dispatcher, request: &Request) -> Response {
     }
 }
 
+/// `text` with every byte outside printable ASCII percent-encoded, for
+/// the log: a path may carry any UTF-8, including C1 controls (`\u{9b}`
+/// starts a terminal escape sequence) and line separators that would let a
+/// client forge or garble log lines.
+fn printable(text: &str) -> Cow<'_, str> {
+    if text.bytes().all(|byte| (0x21..=0x7e).contains(&byte)) {
+        return Cow::Borrowed(text);
+    }
+    let mut escaped = String::with_capacity(text.len() * 3);
+    for byte in text.bytes() {
+        if (0x21..=0x7e).contains(&byte) {
+            escaped.push(byte as char);
+        } else {
+            let _ = write!(escaped, "%{byte:02X}");
+        }
+    }
+    Cow::Owned(escaped)
+}
+
 /// One line per request on stderr: time, client, method, path, status and
 /// duration (from the request's arrival in full, so the wait for a worker
 /// counts), and "(not delivered)" when the client was gone before the
-/// response could be written. Only the path is logged: a query string may
-/// carry secrets, and headers (tokens) and bodies (passwords) are never
-/// logged.
+/// response could be written. Only the path is logged, escaped (see
+/// `printable`): a query string may carry secrets, and headers (tokens)
+/// and bodies (passwords) are never logged.
 ///
 /// The line is formatted first and written with one call: stderr is
 /// unbuffered, and `eprintln!` writes each piece of its format separately,
@@ -264,10 +313,24 @@ fn log_request(request: &Request, status: u16, delivered: bool, started: Instant
     let line = format!(
         "{} {client} {} {} {status} {:.1}ms{note}\n",
         time::now_rfc3339(),
-        request.method(),
-        request.path(),
+        printable(request.method().as_str()),
+        printable(request.path()),
         started.elapsed().as_secs_f64() * 1000.0,
     );
     // Nowhere to report a failure to write the log itself.
     let _ = std::io::stderr().write_all(line.as_bytes());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_log_escapes_whatever_is_not_printable_ascii() {
+        assert_eq!(printable("/tasks/42"), "/tasks/42");
+        assert_eq!(
+            printable("/a\u{9b}31m\u{85}b\u{2028} c"),
+            "/a%C2%9B31m%C2%85b%E2%80%A8%20c"
+        );
+    }
 }

@@ -13,11 +13,14 @@ pub fn watch(
     interest: polling::Event,
 ) -> io::Result<()> {
     // SAFETY: `polling` asks that a source be deleted from the poller
-    // before it is dropped. Every socket watched here is: the poller
-    // deletes a connection's socket before dropping it (`Poller::close`),
-    // as does a worker that closes one (`Handoff::continue_with`), and the
-    // listener is deleted when shutdown takes it. On epoll and kqueue a
-    // closed descriptor would leave the set by itself anyway.
+    // before it is dropped, so that no event names a reused descriptor.
+    // While the server runs every socket is: the poller deletes a
+    // connection's socket before dropping it (`Poller::close`), as does a
+    // worker that closes one (`Handoff::continue_with`), and shutdown
+    // deletes the listener. Sockets still open when the poller has exited
+    // are dropped with the poller's tables at the end of shutdown, when no
+    // one waits on the poller any more; and on epoll and kqueue a closed
+    // descriptor leaves the set by itself.
     unsafe { poller.add(socket, interest) }
 }
 

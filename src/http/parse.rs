@@ -138,6 +138,14 @@ impl RequestParser {
         !matches!(self.state, State::Body { .. })
     }
 
+    /// How many body bytes the parser holds for the request it is reading.
+    pub fn buffered_body_len(&self) -> usize {
+        match &self.state {
+            State::Body { decoded, .. } => decoded.len(),
+            _ => 0,
+        }
+    }
+
     /// The head of the request whose body is being read, if one is.
     pub fn pending_head(&self) -> Option<&Request> {
         match &self.state {

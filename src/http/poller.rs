@@ -31,11 +31,15 @@ use std::time::{Duration, Instant};
 
 use polling::{Event, Events};
 
-use super::connection::{Connection, Next, Phase};
+use super::connection::{BodyBudget, Connection, Next, Phase};
 use super::parse::Limits;
 use super::request::Request;
 use super::response::{ConnectionHeader, Response, encode};
 use crate::{sys, time};
+
+/// How long shutdown waits for connections still in the middle of a
+/// request before it closes them.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
 /// How often deadlines are checked.
 pub const SWEEP_EVERY: Duration = Duration::from_millis(100);
@@ -43,6 +47,10 @@ pub const SWEEP_EVERY: Duration = Duration::from_millis(100);
 /// How long accepting pauses after the process ran out of descriptors,
 /// so a full backlog does not spin the poller.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
+
+/// The request bodies held in memory at once, all connections together:
+/// 64 at the 1 MiB limit (see `connection::BodyBudget`; `--max-body-memory`).
+pub const DEFAULT_BODY_BUDGET: usize = 64 * 1024 * 1024;
 
 /// How many connections one readiness event of the listener accepts; more
 /// waiting ones fire the event again at once.
@@ -76,6 +84,8 @@ pub struct Settings {
     /// the head alone shows will be refused (an unknown route, a missing
     /// credential), so the client need not send the body.
     pub refuse_early: fn(&Request) -> Option<Response>,
+    /// What all connections together may hold of request bodies.
+    pub body_budget: Arc<BodyBudget>,
     stopping: AtomicBool,
 }
 
@@ -91,8 +101,9 @@ impl Settings {
             linger: super::connection::DEFAULT_LINGER,
             max_requests_per_connection: 1000,
             max_connections,
-            shutdown_grace: Duration::from_secs(5),
+            shutdown_grace: SHUTDOWN_GRACE,
             refuse_early: |_| None,
+            body_budget: BodyBudget::new(DEFAULT_BODY_BUDGET),
             stopping: AtomicBool::new(false),
         }
     }
@@ -508,8 +519,9 @@ impl Poller {
                 self.close(key);
             }
         }
-        // A worker still answering after the grace finishes on its own; its
-        // connection is then dropped with the poller's tables.
+        // A worker still answering after the grace finishes on its own; the
+        // connection it returns is dropped with the `Handoff` when the
+        // server is.
         self.open == 0 || grace_over
     }
 

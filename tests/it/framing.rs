@@ -333,3 +333,38 @@ fn an_expectation_other_than_100_continue_gets_417() {
     assert!(detail.contains("the-unexpected"), "{detail}");
     assert_eq!(task_count(&app, &ann), 0);
 }
+
+/// `router::refuse_early` answers for the head alone when a client sends
+/// `Expect: 100-continue`; its list of routes that need no credential must
+/// agree with the handlers. For every route, a request without a
+/// credential that the handler answers 401 must get that 401 early, and
+/// one the handler serves must not be refused early.
+#[test]
+fn the_early_answer_to_a_request_without_a_credential_agrees_with_its_handler() {
+    use taskapi::http::{Method, Request, Version};
+    use taskapi::router::{ROUTES, refuse_early};
+
+    let app = TestApp::spawn();
+    for route in ROUTES {
+        let path = route.pattern.replace("{id}", "1");
+        let method = route.method.as_str();
+        let handled = app
+            .call(method, &path)
+            .body_bytes(Some("application/json"), b"{}".to_vec())
+            .status;
+        let head = Request::new(
+            Method::from_token(method),
+            path.clone(),
+            Version::Http11,
+            vec![("Host".to_owned(), "x".to_owned())],
+            Vec::new(),
+            None,
+        );
+        let early = refuse_early(&head).map(|response| response.status);
+        if handled == 401 {
+            assert_eq!(early, Some(401), "{method} {path}");
+        } else {
+            assert_eq!(early, None, "{method} {path} is answered {handled}");
+        }
+    }
+}

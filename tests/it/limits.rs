@@ -342,3 +342,34 @@ fn a_connection_that_closes_frees_its_place_for_the_next_client() {
         assert_healthy(wire);
     }
 }
+
+#[test]
+fn bodies_past_the_memory_budget_get_503_and_the_budget_comes_back() {
+    let app = app_with(|config| config.max_body_memory_mib = 1);
+    let head = |length: usize| {
+        format!("GET /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: {length}\r\n\r\n")
+    };
+    // A holds the first 1,500 bytes of its body, waiting for the rest. A
+    // round trip on another connection makes sure the server has read
+    // them: the poller reads every ready socket in each pass.
+    let mut holder = Wire::open(&app);
+    holder.send([head(2_000).as_bytes(), &[b'a'; 1_500]].concat());
+    assert_eq!(Wire::open(&app).exchange(HEALTHZ).status, 200);
+    // B's body is the whole budget: with A's bytes held, it has no room.
+    let mut refused = Wire::open(&app);
+    refused.send(head(1024 * 1024));
+    let _ = refused.try_send(vec![b'b'; 1024 * 1024]);
+    let answer = refused.response();
+    answer.assert_refusal(503);
+    assert_eq!(answer.header("Retry-After"), Some("1"), "{answer:?}");
+    // A small body still fits beside A's, and A finishes.
+    let mut small = Wire::open(&app);
+    small.send([head(1_000).as_bytes(), &[b'c'; 1_000]].concat());
+    assert_eq!(small.response().status, 200);
+    holder.send([b'a'; 500]);
+    assert_eq!(holder.response().status, 200);
+    // Everything went back: a body of the whole budget is read.
+    let mut whole = Wire::open(&app);
+    whole.send([head(1024 * 1024).as_bytes(), &vec![b'd'; 1024 * 1024]].concat());
+    assert_eq!(whole.response().status, 200);
+}

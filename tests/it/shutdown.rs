@@ -29,13 +29,19 @@ struct GateState {
     arrived: usize,
 }
 
-static GATE: Gate = Gate {
-    state: Mutex::new(GateState {
-        open: false,
-        arrived: 0,
-    }),
-    changed: Condvar::new(),
-};
+impl Gate {
+    const fn new() -> Gate {
+        Gate {
+            state: Mutex::new(GateState {
+                open: false,
+                arrived: 0,
+            }),
+            changed: Condvar::new(),
+        }
+    }
+}
+
+static GATE: Gate = Gate::new();
 
 /// How long a gated handler waits for the gate before giving up, so a
 /// failed test does not leave a worker stuck.
@@ -163,3 +169,43 @@ fn a_request_whose_body_is_still_arriving_at_shutdown_is_read_and_answered() {
 }
 
 const CONTINUE: &[u8] = b"HTTP/1.1 100 Continue\r\n\r\n";
+
+/// A gate of its own for the pipelining test, which runs beside the one
+/// above.
+static PIPELINE_GATE: Gate = Gate::new();
+
+fn router_with_a_gated_pipeline(ctx: &mut Ctx, request: &Request) -> ApiResult {
+    if request.target() == "/gated" {
+        PIPELINE_GATE.pass();
+        return Ok(Response::no_content());
+    }
+    router::dispatch(ctx, request)
+}
+
+#[test]
+fn requests_pipelined_behind_one_under_way_at_shutdown_are_all_answered() {
+    let app = TestApp::spawn_with(2, router_with_a_gated_pipeline);
+    let mut wire = Wire::open(&app);
+    // One write, so all three are in the server's buffer together.
+    wire.send([GATED, HEALTHZ, HEALTHZ].concat());
+    PIPELINE_GATE.await_arrivals(1);
+    app.stop();
+    PIPELINE_GATE.open();
+    // Each answer keeps the connection while another complete request is
+    // waiting behind it, and the last one closes it.
+    let first = wire.response();
+    assert_eq!(
+        (first.status, first.says_close()),
+        (204, false),
+        "{first:?}"
+    );
+    let second = wire.response();
+    assert_eq!(
+        (second.status, second.says_close()),
+        (200, false),
+        "{second:?}"
+    );
+    let third = wire.response();
+    assert_eq!((third.status, third.says_close()), (200, true), "{third:?}");
+    wire.assert_closed();
+}
