@@ -52,6 +52,9 @@ Connections (each limit answers with its status and closes; see README):
                               a body must arrive within this long after
                               its head, else 408
                               [env TASKAPI_REQUEST_BODY_TIMEOUT, default 10]
+  --send-timeout SECONDS      close a connection whose client takes none
+                              of its response for this long
+                              [env TASKAPI_SEND_TIMEOUT, default 10]
   --max-requests-per-connection N
                               close a connection after this many requests
                               [env TASKAPI_MAX_REQUESTS_PER_CONNECTION,
@@ -107,6 +110,7 @@ pub struct Config {
     pub keep_alive_timeout_ms: u64,
     pub request_head_timeout_ms: u64,
     pub request_body_timeout_ms: u64,
+    pub send_timeout_ms: u64,
     pub max_requests_per_connection: u64,
     /// `0`: derived from the open-files limit at start.
     pub max_connections: u64,
@@ -134,6 +138,7 @@ impl Config {
             keep_alive_timeout_ms: 5_000,
             request_head_timeout_ms: 10_000,
             request_body_timeout_ms: 10_000,
+            send_timeout_ms: 10_000,
             max_requests_per_connection: 1000,
             max_connections: 0,
             max_body_memory_mib: 64,
@@ -320,6 +325,14 @@ const NUMBERS: &[NumberSetting] = &[
         unit: "seconds",
         scale: 1000,
         field: |config| &mut config.request_body_timeout_ms,
+    },
+    NumberSetting {
+        flag: "send-timeout",
+        min: 1,
+        max: 3600,
+        unit: "seconds",
+        scale: 1000,
+        field: |config| &mut config.send_timeout_ms,
     },
     NumberSetting {
         flag: "max-requests-per-connection",

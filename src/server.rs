@@ -178,6 +178,7 @@ fn connection_settings(config: &Config) -> Settings {
     settings.keep_alive_timeout = Duration::from_millis(config.keep_alive_timeout_ms);
     settings.head_timeout = Duration::from_millis(config.request_head_timeout_ms);
     settings.body_timeout = Duration::from_millis(config.request_body_timeout_ms);
+    settings.send_timeout = Duration::from_millis(config.send_timeout_ms);
     settings.max_requests_per_connection =
         u32::try_from(config.max_requests_per_connection).unwrap_or(u32::MAX);
     settings.refuse_early = router::refuse_early;

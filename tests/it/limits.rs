@@ -373,3 +373,40 @@ fn bodies_past_the_memory_budget_get_503_and_the_budget_comes_back() {
     whole.send([head(1024 * 1024).as_bytes(), &vec![b'd'; 1024 * 1024]].concat());
     assert_eq!(whole.response().status, 200);
 }
+
+#[test]
+fn a_client_that_reads_none_of_its_responses_is_closed_after_the_send_timeout() {
+    let app = app_with(|config| config.send_timeout_ms = 300);
+    // Hundreds of pipelined requests for the OpenAPI document (about
+    // 100 KB each), and not a byte read: the socket's buffers fill and the
+    // rest of the answers wait in the server, with no progress.
+    let mut stalled = Wire::open(&app);
+    let request = b"GET /openapi.json HTTP/1.1\r\nHost: x\r\n\r\n";
+    let _ = stalled.try_send(request.repeat(300));
+    // Others are served meanwhile.
+    let mut other = Wire::open(&app);
+    assert_healthy(&mut other);
+    // The stalled connection is closed: reading it now ends, at end of
+    // file or a reset, long before all 300 answers could have come.
+    thread::sleep(Duration::from_millis(1_000));
+    let mut stream = stalled.stream();
+    stream
+        .set_read_timeout(Some(PATIENCE))
+        .expect("set a timeout");
+    let mut chunk = vec![0; 1 << 20];
+    let mut received = 0;
+    loop {
+        match std::io::Read::read(&mut stream, &mut chunk) {
+            Ok(0) => break,
+            Ok(read) => received += read,
+            Err(error) if error.kind() == std::io::ErrorKind::ConnectionReset => break,
+            Err(error) => panic!("the connection stayed open ({error}) after {received} bytes"),
+        }
+    }
+    let document = app.get("/openapi.json").send().text.len();
+    assert!(
+        received < 300 * document,
+        "all {received} bytes arrived: nothing was cut off"
+    );
+    assert_healthy(&mut other);
+}
