@@ -23,7 +23,7 @@ use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use super::parse::{HttpError, Parsed, RequestParser};
 use super::poller::Settings;
@@ -182,27 +182,20 @@ impl Connection {
         self.write_failed
     }
 
-    /// Reads what the socket has (one read, at most `scratch.len()`
-    /// bytes). `Ok(false)`: nothing was there after all.
-    pub fn read_available(&mut self, scratch: &mut [u8]) -> io::Result<bool> {
+    /// Reads what the socket has: one read, of at most `scratch.len()`
+    /// bytes, so that one busy client cannot keep the poller to itself.
+    /// Nothing there (a spurious wake-up) is not an error.
+    pub fn read_available(&mut self, scratch: &mut [u8]) -> io::Result<()> {
         loop {
             match self.socket.read(scratch) {
-                Ok(0) => {
-                    self.peer_closed = true;
-                    return Ok(true);
-                }
-                Ok(read) => {
-                    if self.phase == Phase::Lingering {
-                        self.lingered += read;
-                    } else {
-                        self.input.extend_from_slice(&scratch[..read]);
-                    }
-                    return Ok(true);
-                }
+                Ok(0) => self.peer_closed = true,
+                Ok(read) if self.phase == Phase::Lingering => self.lingered += read,
+                Ok(read) => self.input.extend_from_slice(&scratch[..read]),
                 Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
-                Err(error) if error.kind() == io::ErrorKind::WouldBlock => return Ok(false),
+                Err(error) if error.kind() == io::ErrorKind::WouldBlock => {}
                 Err(error) => return Err(error),
             }
+            return Ok(());
         }
     }
 
@@ -251,6 +244,9 @@ impl Connection {
     /// what it held before; `false` (holding nothing) if the budget is
     /// spent.
     fn charge(&mut self, bytes: usize) -> bool {
+        if bytes == self.charged {
+            return true;
+        }
         self.budget.give_back(self.charged);
         self.charged = 0;
         if !self.budget.take(bytes) {
@@ -258,23 +254,6 @@ impl Connection {
         }
         self.charged = bytes;
         true
-    }
-
-    /// Queues the answer to a request the connection layer refuses itself
-    /// (a parse error, a timeout, a refusal from the head alone), after
-    /// which the connection closes. `head_only` for a `HEAD` request, whose
-    /// answer has no body even when it is an error.
-    fn queue_refusal(&mut self, response: &Response, head_only: bool, settings: &Settings) {
-        encode(
-            response,
-            head_only,
-            ConnectionHeader::Close,
-            time::unix_now(),
-            &mut self.output,
-        );
-        self.close_after_output = true;
-        self.phase = Phase::Writing;
-        self.deadline = Instant::now() + settings.send_timeout;
     }
 
     /// Moves the connection on as far as it can go without waiting: writes
@@ -287,7 +266,7 @@ impl Connection {
                     Ok(false) => {
                         // A `100 Continue` that does not fit leaves the
                         // connection in its body phase, with that deadline.
-                        if self.parser.is_between_requests() {
+                        if self.parser.pending_head().is_none() {
                             self.phase = Phase::Writing;
                         }
                         return Next::Write;
@@ -315,11 +294,7 @@ impl Connection {
                 _ => self.parser.buffered_body_len(),
             };
             if !self.charge(body_held) {
-                let mut busy = Response::problem(
-                    503,
-                    "the server holds too many request bodies right now; try again shortly",
-                );
-                busy.set_header("Retry-After", "1");
+                let busy = Response::busy("the server holds too many request bodies right now");
                 self.refuse_with(&busy, settings);
                 continue;
             }
@@ -368,8 +343,11 @@ impl Connection {
         self.refuse_with(&Response::problem(error.status, &error.detail), settings);
     }
 
-    /// Answers `response` and closes, dropping whatever of the request was
-    /// read (its buffered body goes back to the budget at once).
+    /// Queues `response`, the connection layer's own answer (a parse error,
+    /// a timeout, a refusal from the head alone), after which the
+    /// connection closes. Whatever of the request was read is dropped, its
+    /// buffered body going back to the budget at once; the answer to a
+    /// `HEAD` has no body, even an error's.
     fn refuse_with(&mut self, response: &Response, settings: &Settings) {
         let head_only = self
             .parser
@@ -378,7 +356,16 @@ impl Connection {
         self.input.clear();
         self.parser = RequestParser::new(settings.limits);
         self.charge(0);
-        self.queue_refusal(response, head_only, settings);
+        encode(
+            response,
+            head_only,
+            ConnectionHeader::Close,
+            time::unix_now(),
+            &mut self.output,
+        );
+        self.close_after_output = true;
+        self.phase = Phase::Writing;
+        self.deadline = Instant::now() + settings.send_timeout;
     }
 
     /// `Expect: 100-continue`: either the final answer at once, when the
@@ -449,19 +436,16 @@ impl Connection {
 
     /// After the last response: shut our sending side, then read and drop
     /// whatever the client still sends, for a bounded time.
+    /// (A client that has shut its own side sends nothing more: close.)
     fn begin_lingering(&mut self, settings: &Settings) -> Next {
-        if self.peer_closed && self.input.is_empty() {
+        if self.peer_closed {
             return Next::Close;
         }
         let _ = self.socket.shutdown(Shutdown::Write);
         self.input = Vec::new();
         self.phase = Phase::Lingering;
         self.deadline = Instant::now() + settings.linger;
-        if self.peer_closed {
-            Next::Close
-        } else {
-            Next::Read
-        }
+        Next::Read
     }
 
     /// Buffers that grew for a large request go back to the allocator once
@@ -476,7 +460,3 @@ impl Connection {
         }
     }
 }
-
-/// How long after the response a connection that closes keeps reading
-/// what its client still sends (see [`Phase::Lingering`]).
-pub const DEFAULT_LINGER: Duration = Duration::from_secs(2);

@@ -132,12 +132,6 @@ impl RequestParser {
         }
     }
 
-    /// Whether the parser is between requests: nothing of a next request
-    /// has been consumed (its bytes, if any, are still in the buffer).
-    pub fn is_between_requests(&self) -> bool {
-        !matches!(self.state, State::Body { .. })
-    }
-
     /// How many body bytes the parser holds for the request it is reading.
     pub fn buffered_body_len(&self) -> usize {
         match &self.state {
@@ -682,10 +676,14 @@ impl ChunkedDecoder {
 mod tests {
     use super::*;
 
-    /// Every request in `stream`, fed to one parser in pieces cut at
-    /// `cuts`; stops at the first error.
-    fn parse_in_pieces(stream: &[u8], cuts: &[usize]) -> Result<Vec<Request>, HttpError> {
-        let mut parser = RequestParser::new(Limits::default());
+    /// Every request in `stream`, fed to one parser with `limits` in pieces
+    /// cut at `cuts`, and the refusal that stopped it, if one did.
+    fn parse_with(
+        limits: Limits,
+        stream: &[u8],
+        cuts: &[usize],
+    ) -> (Vec<Request>, Option<HttpError>) {
+        let mut parser = RequestParser::new(limits);
         let mut buffer = Vec::new();
         let mut requests = Vec::new();
         let mut start = 0;
@@ -694,14 +692,24 @@ mod tests {
             buffer.extend_from_slice(&stream[start..end]);
             start = end;
             loop {
-                match parser.advance(&mut buffer, None)? {
-                    Parsed::Complete(request) => requests.push(request),
-                    Parsed::AwaitingBody { .. } => continue,
-                    Parsed::Incomplete => break,
+                match parser.advance(&mut buffer, None) {
+                    Ok(Parsed::Complete(request)) => requests.push(request),
+                    Ok(Parsed::AwaitingBody { .. }) => {}
+                    Ok(Parsed::Incomplete) => break,
+                    Err(error) => return (requests, Some(error)),
                 }
             }
         }
-        Ok(requests)
+        (requests, None)
+    }
+
+    /// The requests of `stream` under the server's limits, or the first
+    /// refusal.
+    fn parse_in_pieces(stream: &[u8], cuts: &[usize]) -> Result<Vec<Request>, HttpError> {
+        match parse_with(Limits::default(), stream, cuts) {
+            (requests, None) => Ok(requests),
+            (_, Some(error)) => Err(error),
+        }
     }
 
     fn parse_all(stream: &[u8]) -> Result<Vec<Request>, HttpError> {
@@ -919,30 +927,17 @@ mod tests {
     /// Method, target and body of each request.
     type Summary = Vec<(String, String, Vec<u8>)>;
 
-    /// What a stream parses to, comparable: the requests, then the status
-    /// of the refusal that ended it, if one did.
+    /// What a stream parses to under small limits (so that mutations
+    /// reach them), comparable: the requests, then the status of the
+    /// refusal that ended it, if one did.
     fn outcome(stream: &[u8], cuts: &[usize]) -> (Summary, Option<u16>) {
-        let mut parser = RequestParser::new(Limits {
+        let limits = Limits {
             max_head_bytes: 256,
             max_headers: 8,
             max_body_bytes: 64,
-        });
-        let mut buffer = Vec::new();
-        let mut requests = Vec::new();
-        let mut start = 0;
-        for end in cuts.iter().copied().chain([stream.len()]) {
-            buffer.extend_from_slice(&stream[start..end]);
-            start = end;
-            loop {
-                match parser.advance(&mut buffer, None) {
-                    Ok(Parsed::Complete(request)) => requests.push(request),
-                    Ok(Parsed::AwaitingBody { .. }) => {}
-                    Ok(Parsed::Incomplete) => break,
-                    Err(error) => return (summary(&requests), Some(error.status)),
-                }
-            }
-        }
-        (summary(&requests), None)
+        };
+        let (requests, refusal) = parse_with(limits, stream, cuts);
+        (summary(&requests), refusal.map(|error| error.status))
     }
 
     /// A stand-in for the cargo-fuzz target (`fuzz/fuzz_targets/http_parser.rs`,

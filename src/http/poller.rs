@@ -72,7 +72,8 @@ pub struct Settings {
     pub body_timeout: Duration,
     /// A client must take some of a pending response within this long.
     pub send_timeout: Duration,
-    /// See `connection::Phase::Lingering`.
+    /// How long after the last response a closing connection still reads
+    /// (and drops) what its client sends: see `connection::Phase::Lingering`.
     pub linger: Duration,
     /// The connection closes after answering this many requests.
     pub max_requests_per_connection: u32,
@@ -98,7 +99,7 @@ impl Settings {
             head_timeout: Duration::from_secs(10),
             body_timeout: Duration::from_secs(10),
             send_timeout: Duration::from_secs(10),
-            linger: super::connection::DEFAULT_LINGER,
+            linger: Duration::from_secs(2),
             max_requests_per_connection: 1000,
             max_connections,
             shutdown_grace: SHUTDOWN_GRACE,
@@ -108,7 +109,8 @@ impl Settings {
         }
     }
 
-    /// Whether shutdown has begun: responses then close their connection.
+    /// Whether shutdown has begun: a response then closes its connection,
+    /// unless a complete request is already buffered behind it.
     pub fn is_stopping(&self) -> bool {
         self.stopping.load(Ordering::SeqCst)
     }
@@ -158,10 +160,6 @@ impl Handoff {
         }))
     }
 
-    pub fn settings(&self) -> &Settings {
-        &self.settings
-    }
-
     /// The next request to answer, waiting for one; `None` once the server
     /// has stopped and every request it received has been taken.
     pub fn next_exchange(&self) -> Option<Exchange> {
@@ -209,11 +207,7 @@ impl Handoff {
     /// Acts on what `step` said, from a worker.
     fn continue_with(&self, connection: Box<Connection>, next: Next) {
         match next {
-            Next::Dispatch(request) => self.push_job(Exchange {
-                request,
-                received: Instant::now(),
-                connection,
-            }),
+            Next::Dispatch(request) => self.push_job(request, connection),
             Next::Read | Next::Write => {
                 let event = interest(connection.key, &next);
                 let mut returned = self.returned.lock().unwrap_or_else(PoisonError::into_inner);
@@ -246,7 +240,13 @@ impl Handoff {
             .push(returned);
     }
 
-    fn push_job(&self, exchange: Exchange) {
+    /// Queues a complete request for the workers, dated now.
+    fn push_job(&self, request: Request, connection: Box<Connection>) {
+        let exchange = Exchange {
+            request,
+            received: Instant::now(),
+            connection,
+        };
         self.jobs
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
@@ -443,11 +443,10 @@ impl Poller {
         let Some(Slot::Held(connection)) = self.slots.get_mut(key) else {
             return;
         };
-        if connection.phase() != Phase::Writing {
-            match connection.read_available(&mut self.scratch) {
-                Ok(_) => {}
-                Err(_) => return self.close(key),
-            }
+        if connection.phase() != Phase::Writing
+            && connection.read_available(&mut self.scratch).is_err()
+        {
+            return self.close(key);
         }
         self.advance(key, |connection, settings| connection.step(settings));
     }
@@ -463,11 +462,7 @@ impl Poller {
                 else {
                     unreachable!("the slot was matched as held above");
                 };
-                self.handoff.push_job(Exchange {
-                    request,
-                    received: Instant::now(),
-                    connection,
-                });
+                self.handoff.push_job(request, connection);
             }
             next @ (Next::Read | Next::Write) => {
                 let event = interest(key, &next);
@@ -527,7 +522,7 @@ impl Poller {
 
     /// Closes a held connection and frees its slot.
     fn close(&mut self, key: usize) {
-        if let Slot::Held(connection) = std::mem::replace(&mut self.slots[key], Slot::Lent) {
+        if let Slot::Held(connection) = std::mem::replace(&mut self.slots[key], Slot::Free) {
             let _ = self.handoff.poller.delete(connection.socket());
         }
         self.release(key);
@@ -548,11 +543,9 @@ impl Poller {
 /// client reads the answer; a request sent later can still meet a reset,
 /// the price of holding nothing for a client the server has no room for.
 fn refuse_connection(socket: TcpStream, limit: usize) {
-    let mut response = Response::problem(
-        503,
-        &format!("the server has {limit} open connections, its limit; try again shortly"),
-    );
-    response.set_header("Retry-After", "1");
+    let response = Response::busy(&format!(
+        "the server has {limit} open connections, its limit"
+    ));
     let mut bytes = Vec::new();
     encode(
         &response,

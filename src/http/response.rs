@@ -66,6 +66,14 @@ impl Response {
         Response::problem_listing(status, detail, None::<&()>)
     }
 
+    /// `503` with `Retry-After: 1` (RFC 9110 §10.2.3): the server has no
+    /// room for this request now, and a retry in a second may find some.
+    pub fn busy(detail: &str) -> Response {
+        let mut response = Response::problem(503, &format!("{detail}; try again shortly"));
+        response.set_header("Retry-After", "1");
+        response
+    }
+
     /// A problem document with an `errors` member (the API's 422 lists its
     /// invalid fields there).
     pub fn problem_listing<E: Serialize>(
