@@ -170,8 +170,14 @@ impl Drop for AbortOnPanic {
 
 /// The connection layer's settings from the configuration.
 fn connection_settings(config: &Config) -> Settings {
+    // Raised whatever `--max-connections` says: every connection holds a
+    // descriptor, and the usual soft limit of 1,024 is far below either.
+    let open_files = sys::raise_open_files_limit().unwrap_or_else(|error| {
+        eprintln!("could not raise the open-files limit: {error}");
+        0
+    });
     let max_connections = match config.max_connections {
-        0 => default_max_connections(),
+        0 => default_max_connections(open_files),
         limit => limit,
     };
     let mut settings = Settings::new(usize::try_from(max_connections).unwrap_or(usize::MAX));
@@ -179,24 +185,18 @@ fn connection_settings(config: &Config) -> Settings {
     settings.head_timeout = Duration::from_millis(config.request_head_timeout_ms);
     settings.body_timeout = Duration::from_millis(config.request_body_timeout_ms);
     settings.send_timeout = Duration::from_millis(config.send_timeout_ms);
-    settings.max_requests_per_connection =
-        u32::try_from(config.max_requests_per_connection).unwrap_or(u32::MAX);
+    settings.max_requests_per_connection = clamp_u32(config.max_requests_per_connection);
     settings.refuse_early = router::refuse_early;
     let budget = usize::try_from(config.max_body_memory_mib.saturating_mul(1024 * 1024));
     settings.body_budget = BodyBudget::new(budget.unwrap_or(usize::MAX));
     settings
 }
 
-/// The open-files limit (raised to its hard limit first) less what the
-/// server needs besides connections, and never below 4,096: with a lower
-/// limit, connections past it wait in the kernel's backlog (see
-/// `http::poller`), which is kinder than a 503.
-fn default_max_connections() -> u64 {
-    let limit = sys::raise_open_files_limit().unwrap_or_else(|error| {
-        eprintln!("could not raise the open-files limit: {error}");
-        0
-    });
-    limit
+/// The open-files limit less what the server needs besides connections,
+/// and never below 4,096: with a lower limit, connections past it wait in
+/// the kernel's backlog (see `http::poller`), which is kinder than a 503.
+fn default_max_connections(open_files: u64) -> u64 {
+    open_files
         .saturating_sub(RESERVED_DESCRIPTORS)
         .max(MIN_DEFAULT_MAX_CONNECTIONS)
 }
