@@ -1566,34 +1566,16 @@ fn raw_exchange(app: &TestApp, request: &[u8]) -> Reply {
             let read = stream.read(&mut chunk).expect("read the response");
             assert!(read > 0, "the server closed without a full response");
             buffer.extend_from_slice(&chunk[..read]);
-            let mut headers = [httparse::EMPTY_HEADER; 32];
-            let mut response = httparse::Response::new(&mut headers);
-            let httparse::Status::Complete(head) = response.parse(&buffer).expect("valid HTTP")
+            let Some((answer, _)) =
+                crate::wire::parse_response(&buffer, false).expect("valid HTTP")
             else {
                 continue;
             };
-            let headers: Vec<(String, String)> = response
-                .headers
-                .iter()
-                .map(|header| {
-                    (
-                        header.name.to_owned(),
-                        String::from_utf8_lossy(header.value).into_owned(),
-                    )
-                })
-                .collect();
-            let length: usize = headers
-                .iter()
-                .find(|(name, _)| name.eq_ignore_ascii_case("Content-Length"))
-                .map_or(0, |(_, value)| value.parse().expect("a length"));
-            if buffer.len() < head + length {
-                continue;
-            }
-            let text = String::from_utf8_lossy(&buffer[head..head + length]).into_owned();
+            let text = String::from_utf8_lossy(&answer.body).into_owned();
             let _ = stream.shutdown(std::net::Shutdown::Both);
             return Reply {
-                status: response.code.expect("a status"),
-                headers,
+                status: answer.status,
+                headers: answer.headers,
                 body: serde_json::from_str(&text).unwrap_or(Value::Null),
                 text,
             };
