@@ -19,7 +19,7 @@ use std::path::PathBuf;
 
 use rusqlite::{Connection, params};
 use taskapi::credentials::Passwords;
-use taskapi::store::Db;
+use taskapi::store::{Database, Db};
 
 fn main() {
     let mut db_path = PathBuf::from("bench.db");
@@ -45,7 +45,7 @@ fn main() {
         }
     }
 
-    Db::open(&db_path)
+    Db::open(&Database::Sqlite(db_path.clone()))
         .and_then(|mut db| db.migrate())
         .expect("create the schema");
     let mut conn = Connection::open(&db_path).expect("open the database");

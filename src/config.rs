@@ -8,6 +8,7 @@
 use std::path::PathBuf;
 
 use crate::api::docs::DEFAULT_ASSETS_URL as DEFAULT_DOCS_ASSETS_URL;
+use crate::store::Database;
 
 /// The help text of `taskapi --help`.
 pub const HELP: &str = "\
@@ -18,10 +19,13 @@ Usage: taskapi [OPTIONS]
 Options (each flag overrides its environment variable):
   --addr HOST:PORT            address to listen on; port 0 picks a free port
                               [env TASKAPI_ADDR, default 127.0.0.1:8000]
-  --db PATH                   SQLite database file, created if missing
+  --db PATH|URL               SQLite database file, created if missing, or
+                              a postgres:// URL (in a build with the
+                              `postgres` feature)
                               [env TASKAPI_DB, default ./taskapi.db]
   --workers N                 request worker threads, each with its own
-                              database connection
+                              database connection (on PostgreSQL: the
+                              number of connections each process opens)
                               [env TASKAPI_WORKERS, default 4 x CPU cores]
   --token-ttl-minutes N       lifetime of access tokens
                               [env TASKAPI_TOKEN_TTL_MINUTES, default 30]
@@ -93,7 +97,7 @@ pub enum Command {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
     pub addr: String,
-    pub db_path: PathBuf,
+    pub db: Database,
     pub workers: u64,
     pub token_ttl_minutes: u64,
     /// Login throttling: failures per account and per address in a window.
@@ -127,7 +131,7 @@ impl Config {
     pub fn defaults() -> Config {
         Config {
             addr: "127.0.0.1:8000".to_owned(),
-            db_path: PathBuf::from("taskapi.db"),
+            db: Database::Sqlite(PathBuf::from("taskapi.db")),
             workers: 4 * cpu_count() as u64,
             token_ttl_minutes: 30,
             login_max_failures: 5,
@@ -175,8 +179,8 @@ pub fn parse(
     if let Some(addr) = env("TASKAPI_ADDR") {
         config.addr = addr;
     }
-    if let Some(path) = env("TASKAPI_DB") {
-        config.db_path = PathBuf::from(path);
+    if let Some(db) = env("TASKAPI_DB") {
+        config.db = Database::parse(&db)?;
     }
     for setting in NUMBERS {
         let name = format!(
@@ -216,7 +220,7 @@ pub fn parse(
             "-h" | "--help" => return Ok(Command::Help),
             "-V" | "--version" => return Ok(Command::Version),
             "--addr" => config.addr = value()?,
-            "--db" => config.db_path = PathBuf::from(value()?),
+            "--db" => config.db = Database::parse(&value()?)?,
             "--docs-assets-url" => config.docs_assets_url = Some(value()?),
             "--no-docs" => config.docs_assets_url = None,
             _ => {
@@ -397,7 +401,7 @@ mod tests {
         );
         assert_eq!(config.addr, "127.0.0.1:0");
         assert_eq!(config.workers, 5);
-        assert_eq!(config.db_path, PathBuf::from("x.db"));
+        assert_eq!(config.db, Database::Sqlite(PathBuf::from("x.db")));
     }
 
     #[test]

@@ -82,7 +82,7 @@ pub fn start_on(
     config: &Config,
     handler: Dispatcher,
 ) -> Result<Server, String> {
-    let mut db = Db::open(&config.db_path).map_err(|error| error.to_string())?;
+    let mut db = Db::open(&config.db).map_err(|error| error.to_string())?;
     db.migrate().map_err(|error| error.to_string())?;
     let secret = match &config.secret_key {
         Some(key) => key.clone(),

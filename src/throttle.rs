@@ -1,24 +1,27 @@
 //! Login throttling: too many failed password checks for one account, or
 //! from one client address, within a window get 429 until the window ends.
 //!
-//! State is in memory, per process: it resets on restart, and two server
-//! processes on one database count separately. That is enough to turn an
-//! online password-guessing attack from thousands of guesses a minute into a
-//! handful per window, which is the point; it is not an account lock-out
-//! (the window always expires on its own, so an attacker cannot lock a real
-//! user out for longer than one window at a time).
+//! The failures are counted in the database (`store::login_failures`), so
+//! that several server processes on one PostgreSQL database count together
+//! (N processes must not allow N times the guesses) and a restart does not
+//! reset them. That turns an online password-guessing attack from
+//! thousands of guesses a minute into a handful per window, which is the
+//! point; it is not an account lock-out (the window always expires on its
+//! own, so an attacker cannot lock a real user out for longer than one
+//! window at a time).
 //!
-//! Each table is bounded: an attacker cycling through a million usernames
-//! evicts old entries instead of growing memory without limit.
+//! The table stays small: windows that are over are purged every
+//! [`PURGE_EVERY`] failures this process records, and failures come no
+//! faster than the server can hash passwords.
 
-use std::collections::HashMap;
-use std::hash::Hash;
 use std::net::IpAddr;
-use std::sync::{Mutex, PoisonError};
-use std::time::{Duration, Instant};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
-/// The most entries each table keeps (about 100 bytes each).
-const MAX_ENTRIES: usize = 10_000;
+use crate::store::{self, Db, StoreError};
+
+/// How many failures this process records between purges of old windows.
+const PURGE_EVERY: u64 = 256;
 
 /// The configured limits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,180 +34,167 @@ pub struct Limits {
     pub window: Duration,
 }
 
-/// Counts failures per account and per address.
+/// Counts failures per account and per address, in the database.
 pub struct LoginThrottle {
     limits: Limits,
-    accounts: Mutex<Table<String>>,
-    addresses: Mutex<Table<IpAddr>>,
+    recorded: AtomicU64,
 }
 
 impl LoginThrottle {
     pub fn new(limits: Limits) -> LoginThrottle {
         LoginThrottle {
             limits,
-            accounts: Mutex::new(Table::default()),
-            addresses: Mutex::new(Table::default()),
+            recorded: AtomicU64::new(0),
         }
     }
 
-    /// `Err(seconds)` if this account or address must wait that long before
-    /// trying again. Costs a hash-map lookup, never a password hash.
-    pub fn check(&self, account: &str, address: IpAddr) -> Result<(), u64> {
-        let now = Instant::now();
-        let wait = [
-            lock(&self.accounts).blocked_for(
-                account,
-                self.limits.per_account,
-                self.limits.window,
-                now,
-            ),
-            lock(&self.addresses).blocked_for(
-                &address,
-                self.limits.per_address,
-                self.limits.window,
-                now,
-            ),
-        ]
-        .into_iter()
-        .flatten()
-        .max();
-        match wait {
-            // Round up: a client that waits `Retry-After` seconds must find
-            // the window over.
-            Some(wait) => Err(wait.as_secs() + u64::from(wait.subsec_nanos() > 0)),
-            None => Ok(()),
-        }
+    /// `Some(seconds)` if this account or address must wait that long
+    /// before trying again. Costs one indexed read, never a password hash.
+    pub fn check(
+        &self,
+        db: &Db,
+        account: &str,
+        address: IpAddr,
+    ) -> Result<Option<u64>, StoreError> {
+        let now = now_ms();
+        let subjects = subjects(account, address);
+        let window = self.window_ms();
+        let wait_ms =
+            store::login_failures::current(db, [&subjects[0], &subjects[1]], now - window)?
+                .into_iter()
+                .filter(|failures| {
+                    let limit = if failures.subject == subjects[0] {
+                        self.limits.per_account
+                    } else {
+                        self.limits.per_address
+                    };
+                    failures.count >= i64::from(limit)
+                })
+                .map(|failures| failures.window_start_ms + window - now)
+                .max();
+        // Round up: a client that waits `Retry-After` seconds must find the
+        // window over.
+        Ok(wait_ms.map(|ms| u64::try_from(ms.max(1)).unwrap_or(1).div_ceil(1000)))
     }
 
     /// Records a wrong password for `account` from `address`.
-    pub fn record_failure(&self, account: &str, address: IpAddr) {
-        let now = Instant::now();
-        let window = self.limits.window;
-        lock(&self.accounts).record(account.to_owned(), window, now);
-        lock(&self.addresses).record(address, window, now);
+    pub fn record_failure(
+        &self,
+        db: &Db,
+        account: &str,
+        address: IpAddr,
+    ) -> Result<(), StoreError> {
+        let now = now_ms();
+        let subjects = subjects(account, address);
+        let expired_before = now - self.window_ms();
+        store::login_failures::record(db, [&subjects[0], &subjects[1]], now, expired_before)?;
+        if self.recorded.fetch_add(1, Ordering::Relaxed) % PURGE_EVERY == PURGE_EVERY - 1 {
+            store::login_failures::purge(db, expired_before)?;
+        }
+        Ok(())
     }
 
     /// A correct password: the account starts afresh. (The address keeps
     /// its count: one success must not reset a guessing campaign from an
     /// address that also owns an account.)
-    pub fn record_success(&self, account: &str) {
-        lock(&self.accounts).entries.remove(account);
+    pub fn record_success(&self, db: &Db, account: &str) -> Result<(), StoreError> {
+        store::login_failures::clear(db, &account_subject(account))
+    }
+
+    fn window_ms(&self) -> i64 {
+        i64::try_from(self.limits.window.as_millis()).unwrap_or(i64::MAX / 2)
     }
 }
 
-/// The counters are plain data, valid even if a holder panicked.
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+fn subjects(account: &str, address: IpAddr) -> [String; 2] {
+    [account_subject(account), format!("address:{address}")]
 }
 
-/// Failures per key: (count, start of the window).
-struct Table<K> {
-    entries: HashMap<K, (u32, Instant)>,
+fn account_subject(account: &str) -> String {
+    format!("account:{account}")
 }
 
-impl<K> Default for Table<K> {
-    fn default() -> Self {
-        Table {
-            entries: HashMap::new(),
-        }
-    }
-}
-
-impl<K: Hash + Eq + Clone> Table<K> {
-    fn blocked_for<Q>(
-        &self,
-        key: &Q,
-        limit: u32,
-        window: Duration,
-        now: Instant,
-    ) -> Option<Duration>
-    where
-        K: std::borrow::Borrow<Q>,
-        Q: Hash + Eq + ?Sized,
-    {
-        let (failures, started) = self.entries.get(key)?;
-        let ends = *started + window;
-        (*failures >= limit && now < ends).then(|| ends - now)
-    }
-
-    fn record(&mut self, key: K, window: Duration, now: Instant) {
-        if self.entries.len() >= MAX_ENTRIES && !self.entries.contains_key(&key) {
-            self.entries
-                .retain(|_, (_, started)| now < *started + window);
-            if self.entries.len() >= MAX_ENTRIES {
-                // Still full of live entries: drop the oldest window.
-                let oldest = self
-                    .entries
-                    .iter()
-                    .min_by_key(|(_, (_, started))| *started)
-                    .map(|(key, _)| key.clone());
-                if let Some(oldest) = oldest {
-                    self.entries.remove(&oldest);
-                }
-            }
-        }
-        let entry = self.entries.entry(key).or_insert((0, now));
-        if now >= entry.1 + window {
-            *entry = (0, now);
-        }
-        entry.0 += 1;
-    }
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |elapsed| {
+            i64::try_from(elapsed.as_millis()).unwrap_or(i64::MAX / 2)
+        })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::Database;
 
-    fn throttle(window: Duration) -> LoginThrottle {
-        LoginThrottle::new(Limits {
+    fn setup(window: Duration) -> (tempfile::TempDir, Db, LoginThrottle) {
+        let dir = tempfile::tempdir().unwrap();
+        let mut db = Db::open(&Database::Sqlite(dir.path().join("t.db"))).unwrap();
+        db.migrate().unwrap();
+        let throttle = LoginThrottle::new(Limits {
             per_account: 3,
             per_address: 5,
             window,
-        })
+        });
+        (dir, db, throttle)
     }
 
     const HOME: IpAddr = IpAddr::V4(std::net::Ipv4Addr::LOCALHOST);
 
     #[test]
     fn an_account_is_blocked_after_its_limit_until_the_window_ends() {
-        let throttle = throttle(Duration::from_secs(60));
+        let (_dir, db, throttle) = setup(Duration::from_secs(60));
         for _ in 0..3 {
-            assert_eq!(throttle.check("ann", HOME), Ok(()));
-            throttle.record_failure("ann", HOME);
+            assert_eq!(throttle.check(&db, "ann", HOME).unwrap(), None);
+            throttle.record_failure(&db, "ann", HOME).unwrap();
         }
-        let wait = throttle.check("ann", HOME).unwrap_err();
+        let wait = throttle.check(&db, "ann", HOME).unwrap().unwrap();
         assert!((59..=60).contains(&wait), "{wait}");
-        assert_eq!(throttle.check("bob", HOME), Ok(()));
-        throttle.record_success("ann");
-        assert_eq!(throttle.check("ann", HOME), Ok(()));
+        assert_eq!(throttle.check(&db, "bob", HOME).unwrap(), None);
+        throttle.record_success(&db, "ann").unwrap();
+        assert_eq!(throttle.check(&db, "ann", HOME).unwrap(), None);
     }
 
     #[test]
     fn an_address_is_blocked_after_its_limit_across_accounts() {
-        let throttle = throttle(Duration::from_secs(60));
+        let (_dir, db, throttle) = setup(Duration::from_secs(60));
         for n in 0..5 {
-            throttle.record_failure(&format!("user{n}"), HOME);
+            throttle
+                .record_failure(&db, &format!("user{n}"), HOME)
+                .unwrap();
         }
-        assert!(throttle.check("someone-new", HOME).is_err());
+        assert!(throttle.check(&db, "someone-new", HOME).unwrap().is_some());
     }
 
     #[test]
-    fn the_window_expires_on_its_own() {
-        let throttle = throttle(Duration::from_millis(50));
+    fn the_window_expires_on_its_own_and_the_next_failure_starts_a_new_one() {
+        let (_dir, db, throttle) = setup(Duration::from_millis(50));
         for _ in 0..3 {
-            throttle.record_failure("ann", HOME);
+            throttle.record_failure(&db, "ann", HOME).unwrap();
         }
-        assert!(throttle.check("ann", HOME).is_err());
+        assert!(throttle.check(&db, "ann", HOME).unwrap().is_some());
         std::thread::sleep(Duration::from_millis(60));
-        assert_eq!(throttle.check("ann", HOME), Ok(()));
+        assert_eq!(throttle.check(&db, "ann", HOME).unwrap(), None);
+        throttle.record_failure(&db, "ann", HOME).unwrap();
+        assert_eq!(
+            throttle.check(&db, "ann", HOME).unwrap(),
+            None,
+            "one failure in the new window"
+        );
     }
 
     #[test]
-    fn the_tables_stay_bounded() {
-        let throttle = throttle(Duration::from_secs(60));
-        for n in 0..MAX_ENTRIES + 100 {
-            throttle.record_failure(&format!("user{n}"), HOME);
+    fn windows_that_are_over_are_purged() {
+        let (_dir, db, throttle) = setup(Duration::from_millis(1));
+        for n in 0..PURGE_EVERY {
+            throttle
+                .record_failure(&db, &format!("user{n}"), HOME)
+                .unwrap();
+            std::thread::sleep(Duration::from_millis(1));
         }
-        assert_eq!(lock(&throttle.accounts).entries.len(), MAX_ENTRIES);
+        // The purge ran at the last failure and removed all but the windows
+        // begun within the last millisecond.
+        let left = store::login_failures::purge(&db, i64::MAX).unwrap();
+        assert!(left <= 2, "{left} rows were left");
     }
 }

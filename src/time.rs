@@ -22,6 +22,12 @@ pub fn now_rfc3339() -> String {
     rfc3339(unix_now())
 }
 
+/// Today's date in UTC, as an ISO 8601 date.
+pub fn today() -> String {
+    let (year, month, day) = split(unix_now()).0;
+    format!("{year:04}-{month:02}-{day:02}")
+}
+
 /// `seconds` since the epoch as an RFC 3339 UTC timestamp.
 pub fn rfc3339(seconds: i64) -> String {
     let (date, (hour, minute, second)) = split(seconds);

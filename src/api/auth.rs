@@ -251,18 +251,18 @@ fn check_password(
     let address = request
         .peer()
         .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |addr| addr.ip());
-    throttle
-        .check(account, address)
-        .map_err(|retry_after_seconds| ApiError::TooManyAttempts {
+    if let Some(retry_after_seconds) = throttle.check(&ctx.db, account, address)? {
+        return Err(ApiError::TooManyAttempts {
             retry_after_seconds,
-        })?;
+        });
+    }
     // A password longer than any we accept cannot match: skip the hash.
     let plausible = password.chars().count() <= PASSWORD_MAX_CHARS;
     if plausible && ctx.shared.passwords.verify(password, hash) {
-        throttle.record_success(account);
+        throttle.record_success(&ctx.db, account)?;
         Ok(())
     } else {
-        throttle.record_failure(account, address);
+        throttle.record_failure(&ctx.db, account, address)?;
         Err(ApiError::Unauthorized(AuthFailure::BadCredentials))
     }
 }

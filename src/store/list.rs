@@ -1,10 +1,8 @@
-//! The parts every list query shares: a `WHERE` clause assembled from
-//! optional filters, an `ORDER BY` from sort keys, and reading one page
-//! together with the total count.
+//! The parts every list query shares, on both backends: a `WHERE` clause
+//! assembled from optional filters, an `ORDER BY` from sort keys, and reading
+//! one page together with the total count from one snapshot.
 
-use rusqlite::types::Value as SqlValue;
-use rusqlite::{Row, params_from_iter};
-
+use super::sql::{Dialect, Param, Row, SqlError};
 use super::{Db, StoreError};
 use crate::model::{Page, SortKey};
 
@@ -12,21 +10,41 @@ use crate::model::{Page, SortKey};
 /// with its `?` placeholders, and the values to bind in order.
 #[derive(Default)]
 pub(super) struct Conditions {
-    clauses: Vec<&'static str>,
-    values: Vec<SqlValue>,
+    clauses: Vec<String>,
+    values: Vec<Box<dyn Param>>,
 }
 
 impl Conditions {
     /// Adds a condition; `values` fill its `?` placeholders in order. The SQL
-    /// is always a literal from this crate, never client text.
-    pub fn push(&mut self, clause: &'static str, values: impl IntoIterator<Item = SqlValue>) {
-        self.clauses.push(clause);
+    /// is always built from literals in this crate, never from client text.
+    pub fn push<const N: usize>(&mut self, clause: &'static str, values: [Box<dyn Param>; N]) {
+        self.clauses.push(clause.to_owned());
         self.values.extend(values);
     }
 
+    /// Adds "`text` occurs in one of `columns`, ignoring case", with `%`
+    /// and `_` in `text` taken literally. SQLite's `LIKE` ignores ASCII case
+    /// already; PostgreSQL's needs to be `ILIKE`.
+    pub fn push_contains(&mut self, dialect: Dialect, columns: &[&'static str], text: &str) {
+        let operator = match dialect {
+            Dialect::Sqlite => "LIKE",
+            Dialect::Postgres => "ILIKE",
+        };
+        let alternatives: Vec<String> = columns
+            .iter()
+            .map(|column| format!("{column} {operator} ? ESCAPE '\\'"))
+            .collect();
+        self.clauses
+            .push(format!("({})", alternatives.join(" OR ")));
+        let pattern = contains_pattern(text);
+        for _ in columns {
+            self.values.push(Box::new(pattern.clone()));
+        }
+    }
+
     /// The values to bind, in placeholder order.
-    pub fn values(&self) -> &[SqlValue] {
-        &self.values
+    pub fn values(&self) -> Vec<&dyn Param> {
+        self.values.iter().map(|value| &**value).collect()
     }
 
     /// The `WHERE` clause (empty when there are no conditions).
@@ -41,7 +59,7 @@ impl Conditions {
 
 /// A `LIKE` pattern matching `text` anywhere, with `%`, `_` and the escape
 /// character itself taken literally (use with `ESCAPE '\'`).
-pub(super) fn contains_pattern(text: &str) -> String {
+fn contains_pattern(text: &str) -> String {
     let mut pattern = String::with_capacity(text.len() + 2);
     pattern.push('%');
     for c in text.chars() {
@@ -58,8 +76,8 @@ pub(super) fn contains_pattern(text: &str) -> String {
 /// tie-breaker unless already present, so that the order is total and
 /// consecutive pages neither overlap nor skip a row.
 ///
-/// `expression` maps a field to its SQL expression ("title COLLATE NOCASE")
-/// and `nulls_last` names the nullable fields that sort last in both
+/// `expression` maps a field to its SQL expression ("lower(title)") and
+/// `nulls_last` names the nullable fields that sort last in both
 /// directions. Both come from the resource's fixed list.
 pub(super) fn order_by(
     sort: &[SortKey],
@@ -72,7 +90,8 @@ pub(super) fn order_by(
             StoreError::Database(format!("no sort expression for field {:?}", key.field))
         })?;
         if nulls_last.contains(&key.field) {
-            // `x IS NULL` is 0 for values and 1 for NULL, ascending always.
+            // `x IS NULL` is false for values and true for NULL, and false
+            // sorts first on both backends.
             terms.push(format!("{column} IS NULL"));
         }
         let direction = if key.descending { " DESC" } else { "" };
@@ -86,7 +105,7 @@ pub(super) fn order_by(
 
 /// Reads one page of `SELECT {columns} FROM {table}` under `conditions` and
 /// `order`, and the count of all matching rows, from one snapshot of the
-/// database (a read transaction), so the total and the page agree.
+/// database (see [`Db::snapshot`]), so the total and the page agree.
 pub(super) fn page<T>(
     db: &Db,
     table: &str,
@@ -94,26 +113,31 @@ pub(super) fn page<T>(
     conditions: &Conditions,
     order: &str,
     (limit, offset): (u32, u64),
-    from_row: impl Fn(&Row<'_>) -> rusqlite::Result<T>,
+    from_row: impl Fn(&Row<'_>) -> Result<T, SqlError>,
 ) -> Result<Page<T>, StoreError> {
     let filter = conditions.sql();
-    let tx = db.conn.unchecked_transaction()?;
-    let total: i64 = tx
-        .prepare_cached(&format!("SELECT count(*) FROM {table} {filter}"))?
-        .query_row(params_from_iter(conditions.values()), |row| row.get(0))?;
-
-    let mut values = conditions.values().to_vec();
-    values.push(SqlValue::Integer(i64::from(limit)));
-    values.push(SqlValue::Integer(i64::try_from(offset).unwrap_or(i64::MAX)));
-    let items = tx
-        .prepare_cached(&format!(
-            "SELECT {columns} FROM {table} {filter} {order} LIMIT ? OFFSET ?"
-        ))?
-        .query_map(params_from_iter(values), from_row)?
-        .collect::<Result<Vec<T>, _>>()?;
-    tx.commit()?;
-    Ok(Page {
-        items,
-        total: u64::try_from(total).unwrap_or(0),
+    let limit = i64::from(limit);
+    let offset = i64::try_from(offset).unwrap_or(i64::MAX);
+    db.snapshot(|conn| {
+        let values = conditions.values();
+        let total: i64 = conn
+            .query_opt(
+                &format!("SELECT count(*) FROM {table} {filter}"),
+                &values,
+                |row| row.get(0),
+            )?
+            .unwrap_or(0);
+        let mut values = values;
+        values.push(&limit);
+        values.push(&offset);
+        let items = conn.query(
+            &format!("SELECT {columns} FROM {table} {filter} {order} LIMIT ? OFFSET ?"),
+            &values,
+            &from_row,
+        )?;
+        Ok(Page {
+            items,
+            total: u64::try_from(total).unwrap_or(0),
+        })
     })
 }

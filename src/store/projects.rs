@@ -1,14 +1,12 @@
 //! Projects. As with tasks, the owner is in every `WHERE` clause. Names are
 //! unique per owner regardless of case (the `project_owner_name` index over
 //! `name_key`, the name lowercased here, since SQLite's NOCASE folds only
-//! ASCII), and deleting a project deletes its tasks through the foreign
+//! ASCII; the same rule on both backends), and deleting a project deletes its tasks through the foreign
 //! key's `ON DELETE CASCADE`, in the same statement.
 
-use rusqlite::types::Value as SqlValue;
-use rusqlite::{OptionalExtension, Row, params};
-
 use super::list::{self, Conditions};
-use super::{Db, StoreError, is_unique_violation, write_execute};
+use super::sql::{Conn, ErrorKind, Row, SqlError};
+use super::{Db, StoreError};
 use crate::model::{Entity, ListQuery, NewProject, Page, Project, ProjectFilter, ProjectPatch};
 use crate::time;
 
@@ -20,7 +18,7 @@ pub const SORT_FIELDS: &[&str] = &["id", "name", "created_at", "updated_at"];
 const PROJECT_COLUMNS: &str = "id, name, description, \
      (SELECT count(*) FROM task WHERE task.project_id = project.id), created_at, updated_at";
 
-fn project_from_row(row: &Row<'_>) -> rusqlite::Result<Project> {
+fn project_from_row(row: &Row<'_>) -> Result<Project, SqlError> {
     Ok(Project {
         id: row.get(0)?,
         name: row.get(1)?,
@@ -36,8 +34,8 @@ fn name_key(name: &str) -> String {
     name.to_lowercase()
 }
 
-fn name_error(error: rusqlite::Error) -> StoreError {
-    if is_unique_violation(&error) {
+fn name_error(error: SqlError) -> StoreError {
+    if error.kind == ErrorKind::Unique {
         StoreError::Conflict("project name")
     } else {
         error.into()
@@ -48,20 +46,21 @@ fn name_error(error: rusqlite::Error) -> StoreError {
 pub fn create(db: &Db, owner_id: i64, project: &NewProject) -> Result<Project, StoreError> {
     db.write(|tx| {
         let now = time::now_rfc3339();
-        let id: i64 = tx
-            .query_row(
+        let id: Option<i64> = tx
+            .query_opt(
                 "INSERT INTO project (owner_id, name, name_key, description, created_at, updated_at)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?5) RETURNING id",
-                params![
-                    owner_id,
-                    project.name,
-                    name_key(&project.name),
-                    project.description,
-                    now
+                &[
+                    &owner_id,
+                    &project.name,
+                    &name_key(&project.name),
+                    &project.description,
+                    &now,
                 ],
                 |row| row.get(0),
             )
             .map_err(name_error)?;
+        let id = id.ok_or_else(|| StoreError::Database("INSERT returned no row".to_owned()))?;
         let created = read(tx, owner_id, id)?.ok_or(StoreError::NotFound(Entity::Project))?;
         Ok(created)
     })
@@ -74,13 +73,9 @@ pub fn list(
     query: &ListQuery<ProjectFilter>,
 ) -> Result<Page<Project>, StoreError> {
     let mut conditions = Conditions::default();
-    conditions.push("owner_id = ?", [owner_id.into()]);
+    conditions.push("owner_id = ?", [Box::new(owner_id)]);
     if let Some(text) = &query.filter.text {
-        let pattern: SqlValue = list::contains_pattern(text).into();
-        conditions.push(
-            "(name LIKE ? ESCAPE '\\' OR description LIKE ? ESCAPE '\\')",
-            [pattern.clone(), pattern],
-        );
+        conditions.push_contains(db.dialect(), &["name", "description"], text);
     }
     let order = list::order_by(&query.sort, sort_expression, &[])?;
     list::page(
@@ -106,20 +101,15 @@ fn sort_expression(field: &str) -> Option<&'static str> {
 
 /// The project `id` if the owner has it.
 pub fn get(db: &Db, owner_id: i64, id: i64) -> Result<Option<Project>, StoreError> {
-    read(&db.conn, owner_id, id)
+    db.read(|conn| read(conn, owner_id, id))
 }
 
-fn read(
-    conn: &rusqlite::Connection,
-    owner_id: i64,
-    id: i64,
-) -> Result<Option<Project>, StoreError> {
-    let mut statement = conn.prepare_cached(&format!(
-        "SELECT {PROJECT_COLUMNS} FROM project WHERE id = ?1 AND owner_id = ?2"
-    ))?;
-    Ok(statement
-        .query_row([id, owner_id], project_from_row)
-        .optional()?)
+fn read(conn: &mut Conn<'_>, owner_id: i64, id: i64) -> Result<Option<Project>, StoreError> {
+    Ok(conn.query_opt(
+        &format!("SELECT {PROJECT_COLUMNS} FROM project WHERE id = ?1 AND owner_id = ?2"),
+        &[&id, &owner_id],
+        project_from_row,
+    )?)
 }
 
 /// Replaces the name and description of the owner's project `id` (`PUT`).
@@ -143,6 +133,10 @@ pub fn patch_project(
     id: i64,
     patch: &ProjectPatch,
 ) -> Result<Option<Project>, StoreError> {
+    let now = time::now_rfc3339();
+    let new_key = patch.name.as_deref().map(name_key);
+    let replaces_description = patch.description.is_some();
+    let description = patch.description.clone().flatten();
     db.write(|tx| {
         // `COALESCE(?, name)` keeps the name when the patch has none; the
         // description needs an explicit flag, since null is a value it can take.
@@ -154,14 +148,14 @@ pub fn patch_project(
                      description = CASE WHEN ?5 THEN ?6 ELSE description END,
                      updated_at = ?7
                  WHERE id = ?1 AND owner_id = ?2",
-                params![
-                    id,
-                    owner_id,
-                    patch.name,
-                    patch.name.as_deref().map(name_key),
-                    patch.description.is_some(),
-                    patch.description.clone().flatten(),
-                    time::now_rfc3339()
+                &[
+                    &id,
+                    &owner_id,
+                    &patch.name,
+                    &new_key,
+                    &replaces_description,
+                    &description,
+                    &now,
                 ],
             )
             .map_err(name_error)?;
@@ -176,10 +170,11 @@ pub fn patch_project(
 /// Deletes the owner's project `id` and, by cascade, its tasks; `false` if
 /// they have no such project.
 pub fn delete(db: &Db, owner_id: i64, id: i64) -> Result<bool, StoreError> {
-    let deleted = write_execute(
-        db,
-        "DELETE FROM project WHERE id = ?1 AND owner_id = ?2",
-        [id, owner_id],
-    )?;
+    let deleted = db.write(|tx| {
+        Ok(tx.execute(
+            "DELETE FROM project WHERE id = ?1 AND owner_id = ?2",
+            &[&id, &owner_id],
+        )?)
+    })?;
     Ok(deleted == 1)
 }

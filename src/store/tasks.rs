@@ -6,11 +6,9 @@
 //! `(project_id, owner_id) -> project (id, owner_id)` refuses anything else,
 //! and that refusal comes back as `StoreError::NotFound(Entity::Project)`.
 
-use rusqlite::types::Value as SqlValue;
-use rusqlite::{OptionalExtension, Row, params, params_from_iter};
-
 use super::list::{self, Conditions};
-use super::{Db, StoreError, is_foreign_key_violation, write_execute, write_returning};
+use super::sql::{Dialect, ErrorKind, Param, Row, SqlError};
+use super::{Db, StoreError};
 use crate::model::{Entity, ListQuery, NewTask, Page, Task, TaskFilter, TaskPatch};
 use crate::time;
 
@@ -27,7 +25,7 @@ pub const SORT_FIELDS: &[&str] = &[
 const TASK_COLUMNS: &str =
     "id, project_id, title, description, due_date, completed, priority, created_at, updated_at";
 
-fn task_from_row(row: &Row<'_>) -> rusqlite::Result<Task> {
+fn task_from_row(row: &Row<'_>) -> Result<Task, SqlError> {
     Ok(Task {
         id: row.get(0)?,
         project_id: row.get(1)?,
@@ -43,8 +41,8 @@ fn task_from_row(row: &Row<'_>) -> rusqlite::Result<Task> {
 
 /// A write refused by the project foreign key means the project is not the
 /// owner's (or does not exist).
-fn project_error(error: rusqlite::Error) -> StoreError {
-    if is_foreign_key_violation(&error) {
+fn project_error(error: SqlError) -> StoreError {
+    if error.kind == ErrorKind::ForeignKey {
         StoreError::NotFound(Entity::Project)
     } else {
         error.into()
@@ -54,27 +52,28 @@ fn project_error(error: rusqlite::Error) -> StoreError {
 /// Creates a task owned by `owner_id`.
 pub fn create(db: &Db, owner_id: i64, task: &NewTask) -> Result<Task, StoreError> {
     let now = time::now_rfc3339();
-    let created = write_returning(
-        db,
-        &format!(
-            "INSERT INTO task (owner_id, project_id, title, description, due_date, completed,
-                               priority, created_at, updated_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8)
-             RETURNING {TASK_COLUMNS}"
-        ),
-        params![
-            owner_id,
-            task.project_id,
-            task.title,
-            task.description,
-            task.due_date,
-            task.completed,
-            task.priority,
-            now
-        ],
-        task_from_row,
-        project_error,
-    )?;
+    let created = db.write(|tx| {
+        tx.query_opt(
+            &format!(
+                "INSERT INTO task (owner_id, project_id, title, description, due_date, completed,
+                                   priority, created_at, updated_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8)
+                 RETURNING {TASK_COLUMNS}"
+            ),
+            &[
+                &owner_id,
+                &task.project_id,
+                &task.title,
+                &task.description,
+                &task.due_date,
+                &task.completed,
+                &task.priority,
+                &now,
+            ],
+            task_from_row,
+        )
+        .map_err(project_error)
+    })?;
     // An INSERT always returns its row.
     created.ok_or_else(|| StoreError::Database("INSERT returned no row".to_owned()))
 }
@@ -92,8 +91,8 @@ pub fn list(
     owner_id: i64,
     query: &ListQuery<TaskFilter>,
 ) -> Result<Page<Task>, StoreError> {
-    let conditions = task_conditions(owner_id, &query.filter);
-    let order = list::order_by(&query.sort, sort_expression, &["due_date"])?;
+    let conditions = task_conditions(db.dialect(), owner_id, &query.filter);
+    let order = list::order_by(&query.sort, sort_expression(db.dialect()), &["due_date"])?;
     list::page(
         db,
         "task",
@@ -105,64 +104,77 @@ pub fn list(
     )
 }
 
-fn task_conditions(owner_id: i64, filter: &TaskFilter) -> Conditions {
+fn task_conditions(dialect: Dialect, owner_id: i64, filter: &TaskFilter) -> Conditions {
     let mut conditions = Conditions::default();
-    conditions.push("owner_id = ?", [owner_id.into()]);
+    conditions.push("owner_id = ?", [param(owner_id)]);
     if let Some(completed) = filter.completed {
-        conditions.push("completed = ?", [completed.into()]);
+        conditions.push("completed = ?", [param(completed)]);
     }
     match filter.project_id {
-        Some(Some(project_id)) => conditions.push("project_id = ?", [project_id.into()]),
+        Some(Some(project_id)) => conditions.push("project_id = ?", [param(project_id)]),
         Some(None) => conditions.push("project_id IS NULL", []),
         None => {}
     }
     // Comparisons with a NULL due date are never true, so undated tasks
     // drop out of every due filter, as documented.
     if let Some(date) = &filter.due_before {
-        conditions.push("due_date <= ?", [date.clone().into()]);
+        conditions.push("due_date <= ?", [param(date.clone())]);
     }
     if let Some(date) = &filter.due_after {
-        conditions.push("due_date >= ?", [date.clone().into()]);
+        conditions.push("due_date >= ?", [param(date.clone())]);
     }
+    // Today in UTC, from the server's clock on both backends (dates are
+    // ISO 8601 text, which compares in date order).
     match filter.overdue {
-        // date('now') is today in UTC.
-        Some(true) => conditions.push("(completed = 0 AND due_date < date('now'))", []),
+        Some(true) => conditions.push(
+            "(completed = FALSE AND due_date < ?)",
+            [param(time::today())],
+        ),
         Some(false) => conditions.push(
-            "NOT (completed = 0 AND due_date IS NOT NULL AND due_date < date('now'))",
-            [],
+            "NOT (completed = FALSE AND due_date IS NOT NULL AND due_date < ?)",
+            [param(time::today())],
         ),
         None => {}
     }
     if let Some(text) = &filter.text {
-        let pattern: SqlValue = list::contains_pattern(text).into();
-        conditions.push(
-            "(title LIKE ? ESCAPE '\\' OR description LIKE ? ESCAPE '\\')",
-            [pattern.clone(), pattern],
-        );
+        conditions.push_contains(dialect, &["title", "description"], text);
     }
     conditions
 }
 
-fn sort_expression(field: &str) -> Option<&'static str> {
-    Some(match field {
-        "id" => "id",
-        "priority" => "priority",
-        "due_date" => "due_date",
-        "created_at" => "created_at",
-        "updated_at" => "updated_at",
-        "title" => "title COLLATE NOCASE",
-        _ => return None,
-    })
+fn param(value: impl Param + 'static) -> Box<dyn Param> {
+    Box::new(value)
+}
+
+/// The expression a field sorts by. Titles sort ignoring ASCII case on both
+/// backends: SQLite's `NOCASE`, and PostgreSQL's `lower()` under the "C"
+/// collation, which folds ASCII only and compares bytes.
+fn sort_expression(dialect: Dialect) -> impl Fn(&str) -> Option<&'static str> {
+    move |field| {
+        Some(match field {
+            "id" => "id",
+            "priority" => "priority",
+            "due_date" => "due_date",
+            "created_at" => "created_at",
+            "updated_at" => "updated_at",
+            "title" => match dialect {
+                Dialect::Sqlite => "title COLLATE NOCASE",
+                Dialect::Postgres => "lower(title COLLATE \"C\")",
+            },
+            _ => return None,
+        })
+    }
 }
 
 /// The task `id` if the owner has it.
 pub fn get(db: &Db, owner_id: i64, id: i64) -> Result<Option<Task>, StoreError> {
-    let mut statement = db.conn.prepare_cached(&format!(
-        "SELECT {TASK_COLUMNS} FROM task WHERE id = ?1 AND owner_id = ?2"
-    ))?;
-    Ok(statement
-        .query_row([id, owner_id], task_from_row)
-        .optional()?)
+    db.read(|conn| {
+        Ok(conn.query_opt(
+            &format!("SELECT {TASK_COLUMNS} FROM task WHERE id = ?1 AND owner_id = ?2"),
+            &[&id, &owner_id],
+            task_from_row,
+        )?)
+    })
 }
 
 /// Replaces every writable field of the owner's task `id` (`PUT`).
@@ -172,29 +184,31 @@ pub fn replace(
     id: i64,
     task: &NewTask,
 ) -> Result<Option<Task>, StoreError> {
-    write_returning(
-        db,
-        &format!(
-            "UPDATE task
-             SET project_id = ?3, title = ?4, description = ?5, due_date = ?6, completed = ?7,
-                 priority = ?8, updated_at = ?9
-             WHERE id = ?1 AND owner_id = ?2
-             RETURNING {TASK_COLUMNS}"
-        ),
-        params![
-            id,
-            owner_id,
-            task.project_id,
-            task.title,
-            task.description,
-            task.due_date,
-            task.completed,
-            task.priority,
-            time::now_rfc3339()
-        ],
-        task_from_row,
-        project_error,
-    )
+    let now = time::now_rfc3339();
+    db.write(|tx| {
+        tx.query_opt(
+            &format!(
+                "UPDATE task
+                 SET project_id = ?3, title = ?4, description = ?5, due_date = ?6,
+                     completed = ?7, priority = ?8, updated_at = ?9
+                 WHERE id = ?1 AND owner_id = ?2
+                 RETURNING {TASK_COLUMNS}"
+            ),
+            &[
+                &id,
+                &owner_id,
+                &task.project_id,
+                &task.title,
+                &task.description,
+                &task.due_date,
+                &task.completed,
+                &task.priority,
+                &now,
+            ],
+            task_from_row,
+        )
+        .map_err(project_error)
+    })
 }
 
 /// Changes the fields present in `patch` on the owner's task `id` (`PATCH`).
@@ -215,30 +229,30 @@ pub fn patch(
     }
     // Column names come from this fixed list, never from the client.
     let mut assignments: Vec<&str> = Vec::new();
-    let mut values: Vec<SqlValue> = vec![id.into(), owner_id.into()];
-    let mut set = |column: &'static str, value: SqlValue| {
+    let mut values: Vec<Box<dyn Param>> = vec![param(id), param(owner_id)];
+    let mut set = |column: &'static str, value: Box<dyn Param>| {
         assignments.push(column);
         values.push(value);
     };
     if let Some(project_id) = patch.project_id {
-        set("project_id", project_id.into());
+        set("project_id", param(project_id));
     }
     if let Some(title) = &patch.title {
-        set("title", title.clone().into());
+        set("title", param(title.clone()));
     }
     if let Some(description) = &patch.description {
-        set("description", description.clone().into());
+        set("description", param(description.clone()));
     }
     if let Some(due_date) = &patch.due_date {
-        set("due_date", due_date.clone().into());
+        set("due_date", param(due_date.clone()));
     }
     if let Some(completed) = patch.completed {
-        set("completed", completed.into());
+        set("completed", param(completed));
     }
     if let Some(priority) = patch.priority {
-        set("priority", priority.into());
+        set("priority", param(priority));
     }
-    set("updated_at", time::now_rfc3339().into());
+    set("updated_at", param(time::now_rfc3339()));
 
     let set_clause: Vec<String> = assignments
         .iter()
@@ -249,22 +263,21 @@ pub fn patch(
         "UPDATE task SET {} WHERE id = ?1 AND owner_id = ?2 RETURNING {TASK_COLUMNS}",
         set_clause.join(", ")
     );
-    write_returning(
-        db,
-        &sql,
-        params_from_iter(values),
-        task_from_row,
-        project_error,
-    )
+    let values: Vec<&dyn Param> = values.iter().map(|value| &**value).collect();
+    db.write(|tx| {
+        tx.query_opt(&sql, &values, task_from_row)
+            .map_err(project_error)
+    })
 }
 
 /// Deletes the owner's task `id`; `false` if they have no such task.
 pub fn delete(db: &Db, owner_id: i64, id: i64) -> Result<bool, StoreError> {
-    let deleted = write_execute(
-        db,
-        "DELETE FROM task WHERE id = ?1 AND owner_id = ?2",
-        [id, owner_id],
-    )?;
+    let deleted = db.write(|tx| {
+        Ok(tx.execute(
+            "DELETE FROM task WHERE id = ?1 AND owner_id = ?2",
+            &[&id, &owner_id],
+        )?)
+    })?;
     Ok(deleted == 1)
 }
 
@@ -272,11 +285,12 @@ pub fn delete(db: &Db, owner_id: i64, id: i64) -> Result<bool, StoreError> {
 mod tests {
     use super::*;
     use crate::model::SortKey;
+    use crate::store::Database;
 
     #[test]
     fn a_projects_tasks_by_priority_come_straight_from_the_index() {
         let dir = tempfile::tempdir().unwrap();
-        let mut db = Db::open(&dir.path().join("t.db")).unwrap();
+        let mut db = Db::open(&Database::Sqlite(dir.path().join("t.db"))).unwrap();
         db.migrate().unwrap();
         let query = ListQuery {
             filter: TaskFilter {
@@ -290,17 +304,15 @@ mod tests {
             limit: 50,
             offset: 0,
         };
-        let conditions = task_conditions(1, &query.filter);
-        let order = list::order_by(&query.sort, sort_expression, &["due_date"]).unwrap();
+        let conditions = task_conditions(Dialect::Sqlite, 1, &query.filter);
+        let order =
+            list::order_by(&query.sort, sort_expression(Dialect::Sqlite), &["due_date"]).unwrap();
         let sql = format!(
             "EXPLAIN QUERY PLAN SELECT {TASK_COLUMNS} FROM task {} {order} LIMIT 50",
             conditions.sql()
         );
-        let mut statement = db.conn.prepare(&sql).unwrap();
-        let plan: Vec<String> = statement
-            .query_map(params_from_iter(conditions.values()), |row| row.get(3))
-            .unwrap()
-            .collect::<Result<_, _>>()
+        let plan: Vec<String> = db
+            .read(|conn| Ok(conn.query(&sql, &conditions.values(), |row| row.get(3))?))
             .unwrap();
         let plan = plan.join("\n");
         assert!(plan.contains("USING INDEX task_project_priority"), "{plan}");

@@ -1,9 +1,11 @@
 //! Accounts: creating them, finding them by id or login name, changing the
 //! password, ending sessions and deleting them.
+//!
+//! The table is `"user"`, quoted: `user` is a reserved word in PostgreSQL,
+//! and SQLite accepts the quoted name as the same table.
 
-use rusqlite::{OptionalExtension, Row, params};
-
-use super::{Db, StoreError, is_unique_violation, write_execute};
+use super::sql::{Conn, Dialect, ErrorKind, Row, SqlError};
+use super::{Db, StoreError};
 use crate::model::User;
 use crate::time;
 
@@ -17,7 +19,7 @@ pub struct Credentials {
 
 const USER_COLUMNS: &str = "id, username, email, created_at";
 
-fn user_from_row(row: &Row<'_>) -> rusqlite::Result<User> {
+fn user_from_row(row: &Row<'_>) -> Result<User, SqlError> {
     Ok(User {
         id: row.get(0)?,
         username: row.get(1)?,
@@ -26,14 +28,29 @@ fn user_from_row(row: &Row<'_>) -> rusqlite::Result<User> {
     })
 }
 
+/// The condition "`column` equals `?1`, ignoring case". SQLite's columns are
+/// `COLLATE NOCASE`, which an `=` uses; PostgreSQL has unique indexes on
+/// `lower(username)` and `lower(email)`, which this expression uses.
+fn matches_login(dialect: Dialect, column: &str) -> String {
+    match dialect {
+        Dialect::Sqlite => format!("{column} = ?1"),
+        Dialect::Postgres => format!("lower({column}) = lower(?1)"),
+    }
+}
+
 /// Creates a user. A taken username or email is `StoreError::Conflict`
 /// naming the field.
 ///
 /// Login accepts a username or an email in one field, so a new username must
 /// not equal any existing email and a new email must not equal any existing
-/// username (usernames may contain `@`). Checking that and inserting is a
-/// read-then-write, which is safe because every write runs inside the
-/// writer's `BEGIN IMMEDIATE` transaction, one at a time.
+/// username (usernames may contain `@`). No constraint can say that across
+/// two columns, so it is a read-then-write, made safe by running one at a
+/// time: on SQLite every write is inside the writer's `BEGIN IMMEDIATE`
+/// transaction, one after another; on PostgreSQL, where many processes
+/// write at once, each registration first takes a transaction-scoped
+/// advisory lock that every registration takes (registrations are rare,
+/// and each already costs a password hash). The unique indexes on each
+/// column stay as a second line.
 pub fn create(
     db: &Db,
     username: Option<&str>,
@@ -41,82 +58,99 @@ pub fn create(
     password_hash: &str,
 ) -> Result<User, StoreError> {
     db.write(|tx| {
-        let taken = |sql: &str, value: Option<&str>| -> rusqlite::Result<bool> {
-            match value {
-                Some(value) => tx
-                    .query_row(sql, [value], |_| Ok(()))
-                    .optional()
-                    .map(|row| row.is_some()),
-                None => Ok(false),
-            }
+        let dialect = tx.dialect();
+        if dialect == Dialect::Postgres {
+            tx.query_opt(
+                "SELECT pg_advisory_xact_lock(?1)",
+                &[&REGISTRATION_LOCK],
+                |_| Ok(()),
+            )?;
+        }
+        let taken = |tx: &mut Conn<'_>, value: Option<&str>| -> Result<bool, SqlError> {
+            let Some(value) = value else {
+                return Ok(false);
+            };
+            let sql = format!(
+                "SELECT 1 FROM \"user\" WHERE {} OR {}",
+                matches_login(dialect, "username"),
+                matches_login(dialect, "email")
+            );
+            Ok(tx.query_opt(&sql, &[&value], |_| Ok(()))?.is_some())
         };
-        if taken(
-            "SELECT 1 FROM user WHERE username = ?1 OR email = ?1",
-            username,
-        )? {
+        if taken(tx, username)? {
             return Err(StoreError::Conflict("username"));
         }
-        if taken(
-            "SELECT 1 FROM user WHERE email = ?1 OR username = ?1",
-            email,
-        )? {
+        if taken(tx, email)? {
             return Err(StoreError::Conflict("email"));
         }
         let user = tx
-            .query_row(
+            .query_opt(
                 &format!(
-                    "INSERT INTO user (username, email, password_hash, created_at)
+                    "INSERT INTO \"user\" (username, email, password_hash, created_at)
                      VALUES (?1, ?2, ?3, ?4)
                      RETURNING {USER_COLUMNS}"
                 ),
-                params![username, email, password_hash, time::now_rfc3339()],
+                &[&username, &email, &password_hash, &time::now_rfc3339()],
                 user_from_row,
             )
             .map_err(|error| {
-                // The checks above ran under the write lock, so this is only
+                // The checks above ran under the lock, so this is only
                 // reachable if they are wrong; still, report it as what it is.
-                if is_unique_violation(&error) {
+                if error.kind == ErrorKind::Unique {
                     StoreError::Conflict("username or email")
                 } else {
                     error.into()
                 }
             })?;
-        Ok(user)
+        user.ok_or_else(|| StoreError::Database("INSERT returned no row".to_owned()))
     })
 }
+
+/// The key of the advisory lock every registration on PostgreSQL takes: any
+/// constant, the same in every process.
+const REGISTRATION_LOCK: i64 = i64::from_be_bytes(*b"\0taskreg");
 
 /// The user with this id and their current token generation: a token is
 /// valid only if it was issued in that generation.
 pub fn get_with_generation(db: &Db, id: i64) -> Result<Option<(User, i64)>, StoreError> {
-    let mut statement = db.conn.prepare_cached(&format!(
-        "SELECT {USER_COLUMNS}, token_generation FROM user WHERE id = ?1"
-    ))?;
-    Ok(statement
-        .query_row([id], |row| Ok((user_from_row(row)?, row.get(4)?)))
-        .optional()?)
+    db.read(|conn| {
+        Ok(conn.query_opt(
+            &format!("SELECT {USER_COLUMNS}, token_generation FROM \"user\" WHERE id = ?1"),
+            &[&id],
+            |row| Ok((user_from_row(row)?, row.get(4)?)),
+        )?)
+    })
 }
 
-/// The user whose username or email is `login` (ignoring ASCII case), with
-/// their password hash. `create` guarantees at most one user matches.
+/// The user whose username or email is `login` (ignoring case), with their
+/// password hash. `create` guarantees at most one user matches.
 pub fn find_for_login(db: &Db, login: &str) -> Result<Option<Credentials>, StoreError> {
-    let mut statement = db.conn.prepare_cached(&format!(
-        "SELECT {USER_COLUMNS}, password_hash, token_generation
-         FROM user WHERE username = ?1 OR email = ?1"
-    ))?;
-    Ok(statement
-        .query_row([login], credentials_from_row)
-        .optional()?)
+    db.read(|conn| {
+        let sql = format!(
+            "SELECT {USER_COLUMNS}, password_hash, token_generation
+             FROM \"user\" WHERE {} OR {}",
+            matches_login(conn.dialect(), "username"),
+            matches_login(conn.dialect(), "email")
+        );
+        Ok(conn.query_opt(&sql, &[&login], credentials_from_row)?)
+    })
 }
 
 /// The user with this id, with their password hash.
 pub fn credentials(db: &Db, id: i64) -> Result<Option<Credentials>, StoreError> {
-    let mut statement = db.conn.prepare_cached(&format!(
-        "SELECT {USER_COLUMNS}, password_hash, token_generation FROM user WHERE id = ?1"
-    ))?;
-    Ok(statement.query_row([id], credentials_from_row).optional()?)
+    db.read(|conn| {
+        Ok(conn.query_opt(
+            &format!(
+                "SELECT {USER_COLUMNS}, password_hash, token_generation
+                 FROM \"user\" WHERE id = ?1"
+            ),
+            &[&id],
+            credentials_from_row,
+        )?)
+    })
 }
 
-fn credentials_from_row(row: &Row<'_>) -> rusqlite::Result<Credentials> {
+fn credentials_from_row(row: &Row<'_>) -> Result<Credentials, SqlError> {
     Ok(Credentials {
         user: user_from_row(row)?,
         password_hash: row.get(4)?,
@@ -127,27 +161,30 @@ fn credentials_from_row(row: &Row<'_>) -> rusqlite::Result<Credentials> {
 /// Sets a new password hash and starts a new token generation, so every
 /// token issued before is refused. API keys are not affected.
 pub fn change_password(db: &Db, id: i64, password_hash: &str) -> Result<bool, StoreError> {
-    let changed = write_execute(
-        db,
-        "UPDATE user SET password_hash = ?2, token_generation = token_generation + 1
-         WHERE id = ?1",
-        params![id, password_hash],
-    )?;
+    let changed = db.write(|tx| {
+        Ok(tx.execute(
+            "UPDATE \"user\" SET password_hash = ?2, token_generation = token_generation + 1
+             WHERE id = ?1",
+            &[&id, &password_hash],
+        )?)
+    })?;
     Ok(changed == 1)
 }
 
 /// Starts a new token generation: every token issued so far is refused.
 pub fn end_sessions(db: &Db, id: i64) -> Result<bool, StoreError> {
-    let changed = write_execute(
-        db,
-        "UPDATE user SET token_generation = token_generation + 1 WHERE id = ?1",
-        [id],
-    )?;
+    let changed = db.write(|tx| {
+        Ok(tx.execute(
+            "UPDATE \"user\" SET token_generation = token_generation + 1 WHERE id = ?1",
+            &[&id],
+        )?)
+    })?;
     Ok(changed == 1)
 }
 
 /// Deletes the user; their projects, tasks and API keys go with them
 /// through the foreign keys' `ON DELETE CASCADE`, in the same statement.
 pub fn delete(db: &Db, id: i64) -> Result<bool, StoreError> {
-    Ok(write_execute(db, "DELETE FROM user WHERE id = ?1", [id])? == 1)
+    let deleted = db.write(|tx| Ok(tx.execute("DELETE FROM \"user\" WHERE id = ?1", &[&id])?))?;
+    Ok(deleted == 1)
 }

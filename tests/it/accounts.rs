@@ -162,45 +162,36 @@ fn the_database_stores_only_a_32_byte_hash_of_each_api_key() {
     ];
     assert_ne!(keys[0], keys[1]);
 
-    let db = rusqlite::Connection::open(&app.db_path).unwrap();
-    let mut statement = db.prepare("SELECT * FROM api_key").unwrap();
-    let columns: Vec<String> = statement.column_names().map(str::to_owned).collect();
+    // Every value as text, a blob as hex: the key must be in none of them,
+    // neither as text nor as the hex of its bytes.
+    let columns = app.db.columns("api_key");
     let hash_column = columns
         .iter()
         .position(|name| name == "key_hash")
         .expect("a key_hash column");
-    let rows: Vec<Vec<rusqlite::types::Value>> = statement
-        .query_map([], |row| {
-            (0..columns.len()).map(|index| row.get(index)).collect()
-        })
-        .unwrap()
-        .collect::<Result<_, _>>()
-        .unwrap();
+    let rows = app.db.query("SELECT * FROM api_key");
     assert_eq!(rows.len(), 2);
 
     for row in &rows {
         for (column, value) in columns.iter().zip(row) {
-            let bytes: &[u8] = match value {
-                rusqlite::types::Value::Text(text) => text.as_bytes(),
-                rusqlite::types::Value::Blob(blob) => blob,
-                _ => continue,
-            };
+            let Some(value) = value else { continue };
             for key in &keys {
-                assert!(
-                    !contains(bytes, key.as_bytes()),
-                    "column {column} holds the plaintext key"
-                );
-                // Not even the random part without the `tk_` prefix.
-                assert!(
-                    !contains(bytes, &key.as_bytes()["tk_".len()..]),
-                    "column {column} holds the key's secret part"
-                );
+                let secret = &key["tk_".len()..];
+                for needle in [
+                    key.as_str(),
+                    secret,
+                    &hex(key.as_bytes()),
+                    &hex(secret.as_bytes()),
+                ] {
+                    assert!(
+                        !value.contains(needle),
+                        "column {column} holds the key or its secret part"
+                    );
+                }
             }
         }
-        match &row[hash_column] {
-            rusqlite::types::Value::Blob(hash) => assert_eq!(hash.len(), 32),
-            other => panic!("key_hash is not a blob: {other:?}"),
-        }
+        let hash = row[hash_column].as_deref().expect("a key hash");
+        assert_eq!(hash.len(), 64, "32 bytes, as hex: {hash}");
     }
     assert_ne!(rows[0][hash_column], rows[1][hash_column]);
 }
@@ -274,11 +265,14 @@ fn a_key_whose_stored_expiry_has_passed_is_refused() {
     );
     assert_eq!(app.get("/tasks").bearer(&key).send().status, 200);
 
-    let db = rusqlite::Connection::open(&app.db_path).unwrap();
-    let changed = db
-        .execute("UPDATE api_key SET expires_at = ?1", [unix_now() - 10])
-        .unwrap();
-    assert_eq!(changed, 1);
+    app.db.execute(&format!(
+        "UPDATE api_key SET expires_at = {}",
+        unix_now() - 10
+    ));
+    assert_eq!(
+        app.db.scalar("SELECT count(*) FROM api_key").as_deref(),
+        Some("1")
+    );
 
     let garbage = app.get("/tasks").bearer("not-a-token").send();
     let reply = app.get("/tasks").header("X-API-Key", &key).send();
@@ -781,10 +775,16 @@ fn list_keys(app: &TestApp, session: &Session) -> Vec<Value> {
 /// How many user, project, task and api_key rows belong to `user_id`,
 /// read straight from the database.
 fn rows_of(app: &TestApp, user_id: i64) -> [i64; 4] {
-    let db = rusqlite::Connection::open(&app.db_path).unwrap();
-    let count = |sql: &str| -> i64 { db.query_row(sql, [user_id], |row| row.get(0)).unwrap() };
+    let count = |sql: &str| -> i64 {
+        let sql = sql.replace("?1", &user_id.to_string());
+        app.db
+            .scalar(&sql)
+            .expect("a count")
+            .parse()
+            .expect("a number")
+    };
     [
-        count("SELECT count(*) FROM user WHERE id = ?1"),
+        count("SELECT count(*) FROM \"user\" WHERE id = ?1"),
         count("SELECT count(*) FROM project WHERE owner_id = ?1"),
         count("SELECT count(*) FROM task WHERE owner_id = ?1"),
         count("SELECT count(*) FROM api_key WHERE owner_id = ?1"),
@@ -816,10 +816,8 @@ fn assert_retry_after_within(reply: &Reply, window: u64) {
     );
 }
 
-fn contains(haystack: &[u8], needle: &[u8]) -> bool {
-    haystack
-        .windows(needle.len())
-        .any(|window| window == needle)
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|byte| format!("{byte:02x}")).collect()
 }
 
 fn unix_now() -> i64 {

@@ -158,10 +158,10 @@ fn passwords_of_8_and_1024_characters_are_accepted_and_never_echoed() {
 fn passwords_are_stored_only_as_argon2id_hashes() {
     let app = TestApp::spawn();
     app.register("ann");
-    let db = rusqlite::Connection::open(&app.db_path).unwrap();
-    let hash: String = db
-        .query_row("SELECT password_hash FROM user", [], |row| row.get(0))
-        .unwrap();
+    let hash = app
+        .db
+        .scalar("SELECT password_hash FROM \"user\"")
+        .expect("a hash");
     assert!(
         hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
         "{hash}"

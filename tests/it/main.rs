@@ -6,6 +6,7 @@ mod auth;
 mod binary;
 mod connections;
 mod crash;
+mod database;
 mod errors;
 mod framing;
 mod hostile;

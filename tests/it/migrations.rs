@@ -20,7 +20,7 @@ const MIGRATION_2: &str = include_str!("../../migrations/0002-projects.sql");
 const MIGRATION_3: &str = include_str!("../../migrations/0003-accounts.sql");
 
 /// The newest schema version; every upgrade ends here.
-const LATEST_VERSION: i64 = 4;
+const LATEST_VERSION: i64 = 5;
 
 #[test]
 fn a_version_1_database_upgrades_in_place_with_users_tasks_and_tokens_intact() {

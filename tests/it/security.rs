@@ -433,26 +433,21 @@ fn a_page_holds_at_most_500_rows_when_more_exist() {
     let project_id = id_of(&project.body);
     // 501 tasks and 501 more projects, straight into the database: over
     // HTTP this would take the better part of a minute.
-    let mut db = rusqlite::Connection::open(&app.db_path).unwrap();
-    db.busy_timeout(Duration::from_secs(5)).unwrap();
-    let tx = db.transaction().unwrap();
-    for n in 0..501 {
-        let stamp = "2026-01-01T00:00:00Z";
-        tx.execute(
-            "INSERT INTO task (owner_id, project_id, title, created_at, updated_at)
-             VALUES (?1, ?2, ?3, ?4, ?4)",
-            rusqlite::params![ann.user_id, project_id, format!("bulk {n}"), stamp],
-        )
-        .unwrap();
-        let name = format!("bulk {n}");
-        tx.execute(
-            "INSERT INTO project (owner_id, name, name_key, created_at, updated_at)
-             VALUES (?1, ?2, ?2, ?3, ?3)",
-            rusqlite::params![ann.user_id, name, stamp],
-        )
-        .unwrap();
-    }
-    tx.commit().unwrap();
+    // A recursive CTE counts 0..500 on both backends.
+    let numbers = "WITH RECURSIVE n (i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < 500)";
+    let stamp = "'2026-01-01T00:00:00Z'";
+    app.db.execute(&format!(
+        "{numbers}
+         INSERT INTO task (owner_id, project_id, title, created_at, updated_at)
+         SELECT {}, {project_id}, 'bulk ' || i, {stamp}, {stamp} FROM n",
+        ann.user_id
+    ));
+    app.db.execute(&format!(
+        "{numbers}
+         INSERT INTO project (owner_id, name, name_key, created_at, updated_at)
+         SELECT {}, 'bulk ' || i, 'bulk ' || i, {stamp}, {stamp} FROM n",
+        ann.user_id
+    ));
 
     for (path, total) in [
         ("/tasks".to_owned(), 501),
@@ -1032,26 +1027,16 @@ fn everything_seen_by(app: &TestApp, owner: &Owner) -> Vec<Value> {
 /// Every row of every table, as text: a write anywhere changes it. An API
 /// key's `last_used_at` is left out, since merely using a key sets it.
 fn database_rows(app: &TestApp) -> Vec<String> {
-    let db = rusqlite::Connection::open(&app.db_path).unwrap();
-    let tables: Vec<String> = db
-        .prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
-        .unwrap()
-        .query_map([], |row| row.get(0))
-        .unwrap()
-        .collect::<Result<_, _>>()
-        .unwrap();
     let mut rows = Vec::new();
-    for table in tables {
-        let mut statement = db
-            .prepare(&format!("SELECT * FROM \"{table}\" ORDER BY rowid"))
-            .unwrap();
-        let columns: Vec<String> = statement.column_names().map(str::to_owned).collect();
-        let mut query = statement.query([]).unwrap();
-        while let Some(row) = query.next().unwrap() {
+    for table in app.db.tables() {
+        let columns = app.db.columns(&table);
+        for row in app
+            .db
+            .query(&format!("SELECT * FROM \"{table}\" ORDER BY 1"))
+        {
             let mut line = table.clone();
-            for (index, column) in columns.iter().enumerate() {
+            for (column, value) in columns.iter().zip(row) {
                 if column != "last_used_at" {
-                    let value: rusqlite::types::Value = row.get(index).unwrap();
                     line.push_str(&format!(" {column}={value:?}"));
                 }
             }
@@ -1165,15 +1150,28 @@ fn provoke_every_error() -> (Vec<Provoked>, Vec<String>) {
     bad_utf8.extend_from_slice(password_of("ann").as_bytes());
 
     // A store error whose cause reads like the worst leak imaginable.
-    let db = rusqlite::Connection::open(&app.db_path).unwrap();
-    db.execute_batch(&format!(
-        "CREATE TRIGGER fail_loudly BEFORE INSERT ON task WHEN NEW.title = 'trip the trigger'
-         BEGIN SELECT RAISE(ABORT, 'UNIQUE constraint failed: SELECT password_hash FROM user \
-         in {} at src/store/tasks.rs:60'); END;",
-        app.db_path.display()
-    ))
-    .unwrap();
-    drop(db);
+    let leak = format!(
+        "UNIQUE constraint failed: SELECT password_hash FROM user in {} at src/store/tasks.rs:60",
+        app.db.location()
+    );
+    app.db.execute(&if app.db.is_postgres() {
+        format!(
+            "CREATE FUNCTION fail_loudly() RETURNS trigger LANGUAGE plpgsql AS $$
+             BEGIN
+                 IF NEW.title = 'trip the trigger' THEN RAISE EXCEPTION '{}'; END IF;
+                 RETURN NEW;
+             END $$;
+             CREATE TRIGGER fail_loudly BEFORE INSERT ON task
+                 FOR EACH ROW EXECUTE FUNCTION fail_loudly();",
+            // RAISE reads % as a placeholder.
+            leak.replace('%', "%%")
+        )
+    } else {
+        format!(
+            "CREATE TRIGGER fail_loudly BEFORE INSERT ON task WHEN NEW.title = 'trip the trigger'
+             BEGIN SELECT RAISE(ABORT, '{leak}'); END;"
+        )
+    });
 
     let mut provoked = Vec::new();
     let mut expect = |what: &str, status: u16, reply: Reply| {
@@ -1483,8 +1481,8 @@ fn provoke_every_error() -> (Vec<Provoked>, Vec<String>) {
         bob.key.clone(),
         forged,
         revoked_key,
-        app.db_path.display().to_string(),
-        strict.db_path.display().to_string(),
+        app.db.location(),
+        strict.db.location(),
     ];
     secrets.push(format!("tk_{}", "0".repeat(64)));
     (provoked, secrets)

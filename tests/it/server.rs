@@ -115,15 +115,17 @@ fn a_read_only_database_file_gets_503_and_the_server_recovers_when_it_is_writabl
         eprintln!("skipped: making a file read-only under a running server needs root");
         return;
     }
-    let app = TestApp::spawn();
+    // About SQLite's file, so on SQLite in both suites.
+    let app = TestApp::spawn_on_sqlite();
     let ann = app.register("ann");
     app.create_task(&ann, json!({"title": "before"}));
 
     // The database and its write-ahead log become read-only under the
     // running server, as when an operator locks them or the file system is
     // remounted read-only.
-    let wal = app.db_path.with_extension("db-wal");
-    let locked = Immutable::set(vec![app.db_path.clone(), wal]);
+    let path = app.db.sqlite_path().expect("a SQLite file").to_owned();
+    let wal = path.with_extension("db-wal");
+    let locked = Immutable::set(vec![path, wal]);
     let refused = app
         .post("/tasks")
         .bearer(&ann.token)

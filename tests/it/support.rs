@@ -1,5 +1,6 @@
-//! The test harness: a real server on a free port with a fresh temporary
-//! SQLite database per test, and helpers that make tests read as HTTP
+//! The test harness: a real server on a free port with a fresh database per
+//! test (a temporary SQLite file, or a PostgreSQL schema: see
+//! `database.rs`), and helpers that make tests read as HTTP
 //! conversations.
 //!
 //! ```ignore
@@ -14,13 +15,14 @@
 //! depends on how the server treats a client that keeps connections alive.
 
 use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
 use std::process::{Child, ChildStderr, Command, Stdio};
 use std::sync::mpsc::{self, Receiver};
 use std::thread;
 use std::time::Duration;
 
 use serde_json::{Value, json};
+
+pub use crate::database::TestDb;
 use taskapi::config::Config;
 use taskapi::server::{self, Dispatcher, Server, ShutdownHandle};
 use tempfile::TempDir;
@@ -36,8 +38,8 @@ pub fn password_of(name: &str) -> String {
 pub struct TestApp {
     /// `http://127.0.0.1:PORT`
     pub base: String,
-    /// The database file, for tests that look underneath the API.
-    pub db_path: PathBuf,
+    /// The database, for tests that look underneath the API.
+    pub db: TestDb,
     server: Option<Server>,
     shutdown: ShutdownHandle,
     _dir: TempDir,
@@ -65,12 +67,29 @@ impl TestApp {
         TestApp::start(adjust, taskapi::router::dispatch)
     }
 
+    /// The production router on a SQLite file even when the suite runs on
+    /// PostgreSQL: for the tests about SQLite itself (its file, its writer).
+    pub fn spawn_on_sqlite() -> TestApp {
+        let dir = tempfile::tempdir().expect("create a temporary directory");
+        let db = TestDb::Sqlite(dir.path().join("taskapi.db"));
+        TestApp::start_on(dir, db, |_| {}, taskapi::router::dispatch)
+    }
+
     fn start(adjust: impl FnOnce(&mut Config), handler: Dispatcher) -> TestApp {
         let dir = tempfile::tempdir().expect("create a temporary directory");
-        let db_path = dir.path().join("taskapi.db");
+        let db = TestDb::fresh(dir.path());
+        TestApp::start_on(dir, db, adjust, handler)
+    }
+
+    fn start_on(
+        dir: TempDir,
+        db: TestDb,
+        adjust: impl FnOnce(&mut Config),
+        handler: Dispatcher,
+    ) -> TestApp {
         let mut config = Config {
             addr: "127.0.0.1:0".to_owned(),
-            db_path: db_path.clone(),
+            db: db.database(),
             workers: 4,
             secret_key: Some(TEST_SECRET.to_vec()),
             ..Config::defaults()
@@ -79,7 +98,7 @@ impl TestApp {
         let server = server::start_with(&config, handler).expect("start the server");
         TestApp {
             base: format!("http://{}", server.addr()),
-            db_path,
+            db,
             shutdown: server.shutdown_handle(),
             server: Some(server),
             _dir: dir,

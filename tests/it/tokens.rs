@@ -151,9 +151,8 @@ fn a_deleted_users_token_is_rejected() {
     let ann = app.register("ann");
     assert_eq!(app.get("/auth/me").bearer(&ann.token).send().status, 200);
 
-    let db = rusqlite::Connection::open(&app.db_path).unwrap();
-    db.execute("DELETE FROM user WHERE id = ?1", [ann.user_id])
-        .unwrap();
+    app.db
+        .execute(&format!("DELETE FROM \"user\" WHERE id = {}", ann.user_id));
 
     let reply = app.get("/auth/me").bearer(&ann.token).send();
     reply.assert_problem(401);

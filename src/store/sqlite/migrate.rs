@@ -35,14 +35,15 @@ use super::StoreError;
 /// Every migration in order; the database's `user_version` is the number of
 /// entries already applied.
 const MIGRATIONS: &[Migration] = &[
-    Migration::enforced(include_str!("../../schema.sql")),
+    Migration::enforced(include_str!("../../../schema.sql")),
     // Rebuilds `task`, which no table references: enforcement may stay on.
-    Migration::enforced(include_str!("../../migrations/0002-projects.sql")),
-    Migration::enforced(include_str!("../../migrations/0003-accounts.sql")),
+    Migration::enforced(include_str!("../../../migrations/0002-projects.sql")),
+    Migration::enforced(include_str!("../../../migrations/0003-accounts.sql")),
     // Rebuilds `user`, which `project`, `task` and `api_key` reference.
     Migration::off_then_checked(include_str!(
-        "../../migrations/0004-user-ids-never-reused.sql"
+        "../../../migrations/0004-user-ids-never-reused.sql"
     )),
+    Migration::enforced(include_str!("../../../migrations/0005-login-failures.sql")),
 ];
 
 /// One schema change: its SQL and how foreign keys are treated while it runs.
