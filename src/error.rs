@@ -161,6 +161,11 @@ impl ApiError {
             }
             ApiError::Unavailable(cause) => {
                 eprintln!("unavailable: {cause}");
+                // The conditions behind a 503 (a database restarting or
+                // failing over, a full disk) are worth a retry soon: a
+                // worker tries its database connection again within
+                // 250 ms.
+                headers.push(("Retry-After", RETRY_UNAVAILABLE_AFTER_SECONDS.to_string()));
                 "service unavailable".to_owned()
             }
         };
@@ -171,6 +176,9 @@ impl ApiError {
         response
     }
 }
+
+/// The `Retry-After` of a 503 from the database.
+const RETRY_UNAVAILABLE_AFTER_SECONDS: u64 = 1;
 
 impl From<StoreError> for ApiError {
     fn from(error: StoreError) -> ApiError {

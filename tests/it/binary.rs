@@ -93,6 +93,24 @@ fn configuration_errors_exit_non_zero_with_one_line() {
     }
 }
 
+/// A build without the `postgres` feature cannot serve a URL, and says
+/// which feature to build with, before binding anything.
+#[cfg(not(feature = "postgres"))]
+#[test]
+fn a_postgres_url_in_a_build_without_the_feature_exits_1_naming_the_feature() {
+    for url in ["postgres://ann@localhost/tasks", "postgresql://ann@localhost/tasks"] {
+        let output = binary_command(&["--db", url], &[]).output().unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(1), "{stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+        assert!(stderr.contains("--features postgres"), "{stderr}");
+    }
+    let output = binary_command(&[], &[("TASKAPI_DB", "postgres://ann@localhost/tasks")])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+}
+
 #[test]
 fn an_unusable_address_exits_non_zero() {
     let output = binary_command(&["--addr", "256.0.0.1:80"], &[])

@@ -14,6 +14,8 @@ mod limits;
 mod lists;
 mod migrations;
 mod openapi;
+#[cfg(feature = "postgres")]
+mod postgres;
 mod projects;
 mod security;
 mod server;

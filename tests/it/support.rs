@@ -337,9 +337,19 @@ pub struct Binary {
 }
 
 impl Binary {
-    /// Starts the binary on a free port with `db`, the given extra arguments
-    /// and environment, and waits for its listening line.
+    /// Starts the binary on a free port with the SQLite file `db`, the
+    /// given extra arguments and environment, and waits for its listening
+    /// line.
     pub fn start(db: &std::path::Path, args: &[&str], env: &[(&str, &str)]) -> Binary {
+        Binary::start_on(db.as_os_str(), args, env)
+    }
+
+    /// Like [`Binary::start`], on any `--db` value (a PostgreSQL URL).
+    pub fn start_on(
+        db: impl AsRef<std::ffi::OsStr>,
+        args: &[&str],
+        env: &[(&str, &str)],
+    ) -> Binary {
         let mut command = binary_command(args, env);
         command.arg("--db").arg(db).args(["--addr", "127.0.0.1:0"]);
         Binary::spawn(command)
