@@ -2,6 +2,7 @@
 # The taskapi benchmark: one command, bounded in time, cleans up after itself.
 #
 #   bash bench/run.sh            (DURATION=10s CONNECTIONS=32 THREADS=2 by default)
+#   bash bench/run.sh --db postgres   (SQLite beside PostgreSQL: bench/postgres.sh)
 #
 # It builds release binaries, seeds a temporary database (1,000 users,
 # 100,000 tasks; the user `bench` has 50 tasks in one project), and starts
@@ -19,6 +20,11 @@
 # to bench/results.md and draws docs/benchmark.svg.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+# The same scenarios on PostgreSQL, beside SQLite: bench/postgres.sh.
+if [ "${1:-}" = "--db" ] && [ "${2:-}" = "postgres" ]; then
+  exec bash bench/postgres.sh
+fi
 
 duration=${DURATION:-10s}
 connections=${CONNECTIONS:-32}

@@ -1,5 +1,7 @@
 //! The integration tests: real HTTP against a real server on a real
-//! temporary SQLite file. One module per area; `support` is the harness.
+//! database, a temporary SQLite file or, with `TASKAPI_TEST_POSTGRES_URL`,
+//! a schema of its own in PostgreSQL (`database.rs`). One module per area;
+//! `support` is the harness.
 
 mod accounts;
 mod auth;

@@ -44,6 +44,10 @@ case "$command" in
     mkdir -p "$dir"
     if [ ! -d "$data" ]; then
       [ "$(id -u)" = 0 ] && chown postgres "$dir"
+      if ! as_postgres test -w "$dir"; then
+        echo "cluster.sh: the postgres user cannot write to $dir (is a parent private?)" >&2
+        exit 1
+      fi
       as_postgres "$bin/initdb" -D "$data" -U postgres --auth=trust \
         --encoding=UTF8 --locale=C.UTF-8 >/dev/null
       port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
