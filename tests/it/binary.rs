@@ -98,7 +98,10 @@ fn configuration_errors_exit_non_zero_with_one_line() {
 #[cfg(not(feature = "postgres"))]
 #[test]
 fn a_postgres_url_in_a_build_without_the_feature_exits_1_naming_the_feature() {
-    for url in ["postgres://ann@localhost/tasks", "postgresql://ann@localhost/tasks"] {
+    for url in [
+        "postgres://ann@localhost/tasks",
+        "postgresql://ann@localhost/tasks",
+    ] {
         let output = binary_command(&["--db", url], &[]).output().unwrap();
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert_eq!(output.status.code(), Some(1), "{stderr}");

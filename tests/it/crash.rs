@@ -2,6 +2,11 @@
 //! killed with SIGKILL at arbitrary moments, again and again, or stopped
 //! with SIGTERM; afterwards the database is intact and every write that got
 //! a 2xx is there.
+//!
+//! SQLite-specific, so on SQLite in both suites: the file, its write-ahead
+//! log and the writer's group commit are what a kill can catch half-done.
+//! On PostgreSQL a 2xx follows the `COMMIT` PostgreSQL acknowledged, and the
+//! restart test in `postgres.rs` kills the database side instead.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};

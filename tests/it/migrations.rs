@@ -4,6 +4,11 @@
 //! An old database is built the way an old server built it: by applying the
 //! released migration files it knew (they are never edited) and setting
 //! `user_version`, then filling it with plain SQL.
+//!
+//! SQLite-specific (the files and `user_version` are SQLite's), so on SQLite
+//! in both suites. PostgreSQL's migrations start at one file; every test on
+//! PostgreSQL applies it to an empty schema, and `postgres.rs` has processes
+//! starting together migrate once.
 
 use std::path::Path;
 
