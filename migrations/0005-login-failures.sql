@@ -5,7 +5,8 @@
 -- across a restart (see src/throttle.rs).
 
 CREATE TABLE login_failure (
-    -- "account:<name>" or "address:<ip>".
+    -- "account:" and the SHA-256 of the account's throttle name (hex), or
+    -- "address:" and the client's IP address.
     subject      TEXT PRIMARY KEY,
     failures     INTEGER NOT NULL,
     -- When the current window began, in milliseconds since the epoch.

@@ -25,7 +25,8 @@ Options (each flag overrides its environment variable):
                               [env TASKAPI_DB, default ./taskapi.db]
   --workers N                 request worker threads, each with its own
                               database connection (on PostgreSQL: the
-                              number of connections each process opens)
+                              number of connections each process opens;
+                              mind the server's max_connections)
                               [env TASKAPI_WORKERS, default 4 x CPU cores]
   --token-ttl-minutes N       lifetime of access tokens
                               [env TASKAPI_TOKEN_TTL_MINUTES, default 30]

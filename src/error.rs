@@ -183,9 +183,9 @@ const RETRY_UNAVAILABLE_AFTER_SECONDS: u64 = 1;
 impl From<StoreError> for ApiError {
     fn from(error: StoreError) -> ApiError {
         match error {
-            // The database cannot take writes now (a full disk, a read-only file,
-            // an I/O error): 503, and the client may retry
-            // once the operator has fixed it.
+            // The database cannot serve now (a full disk, a read-only file,
+            // PostgreSQL restarting or out of reach): 503, and the client
+            // may retry.
             StoreError::Unavailable(cause) => ApiError::Unavailable(format!("database: {cause}")),
             // A conflict or missing reference the handler did not expect is
             // a bug on our side: handlers that expect one map it themselves.

@@ -6,12 +6,12 @@
 //!        │ complete requests only
 //!        ▼
 //!   worker 1 ─┐
-//!   worker 2 ─┼─ each: its own SQLite connection for reads, catch_unwind(handler),
+//!   worker 2 ─┼─ each: its own database connection, catch_unwind(handler),
 //!   worker N ─┘        the response handed back to the connection layer, a log line
 //! ```
 //!
 //! Workers share read-only state (`api::Shared`), the argon2 permits and
-//! the store's writer (`store/writer.rs`). A worker never touches a socket
+//! the store's SQLite writer (`store/sqlite/writer.rs`). A worker never touches a socket
 //! except to write a response the socket can take at once: whatever it
 //! cannot take, the poller finishes.
 

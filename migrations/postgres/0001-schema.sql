@@ -9,8 +9,9 @@
 --   number twice (SQLite needs AUTOINCREMENT for that; migration 4).
 --   A rolled-back insert leaves a gap.
 -- - `user` is a reserved word: the table is "user", quoted everywhere.
--- - Usernames and emails are unique ignoring case through unique indexes
---   on lower(...), which the login lookup uses; SQLite has COLLATE NOCASE.
+-- - Usernames and emails are unique ignoring ASCII case through unique
+--   indexes on lower(... COLLATE "C"), which the login lookup uses; SQLite
+--   has COLLATE NOCASE.
 -- - completed is a boolean, and API keys' hashes and the settings are bytea.
 -- - Timestamps and dates stay RFC 3339 and ISO 8601 text, exactly what the
 --   API shows, compared under the "C" collation (bytes), so they sort in
@@ -38,8 +39,11 @@ CREATE TABLE "user" (
 -- A login name finds at most one user. The rule across the two columns (no
 -- username equals another account's email) is kept by the store, under an
 -- advisory lock every registration takes (src/store/users.rs).
-CREATE UNIQUE INDEX user_username ON "user" (lower(username));
-CREATE UNIQUE INDEX user_email ON "user" (lower(email));
+-- lower() under the "C" collation folds ASCII only, as SQLite's NOCASE
+-- does, whatever the database's locale; the login lookup uses the same
+-- expressions.
+CREATE UNIQUE INDEX user_username ON "user" (lower(username COLLATE "C"));
+CREATE UNIQUE INDEX user_email ON "user" (lower(email COLLATE "C"));
 
 CREATE TABLE project (
     id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -99,7 +103,8 @@ CREATE INDEX api_key_owner_id ON api_key (owner_id, id);
 
 -- Failed logins, counted here so that every process counts together.
 CREATE TABLE login_failure (
-    -- "account:<name>" or "address:<ip>".
+    -- "account:" and the SHA-256 of the account's throttle name (hex), or
+    -- "address:" and the client's IP address.
     subject      text PRIMARY KEY,
     failures     bigint NOT NULL,
     -- When the current window began, in milliseconds since the epoch.

@@ -17,6 +17,7 @@ use crate::error::{ApiError, AuthFailure};
 use crate::http::{Request, Response};
 use crate::model::User;
 use crate::store::{self, StoreError};
+use crate::throttle::Check;
 
 const PASSWORD_MIN_CHARS: usize = 8;
 const PASSWORD_MAX_CHARS: usize = 1024;
@@ -251,18 +252,21 @@ fn check_password(
     let address = request
         .peer()
         .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |addr| addr.ip());
-    if let Some(retry_after_seconds) = throttle.check(&ctx.db, account, address)? {
-        return Err(ApiError::TooManyAttempts {
-            retry_after_seconds,
-        });
-    }
+    let attempt = match throttle.check(&ctx.db, account, address)? {
+        Check::Allowed(attempt) => attempt,
+        Check::Wait(retry_after_seconds) => {
+            return Err(ApiError::TooManyAttempts {
+                retry_after_seconds,
+            });
+        }
+    };
     // A password longer than any we accept cannot match: skip the hash.
     let plausible = password.chars().count() <= PASSWORD_MAX_CHARS;
     if plausible && ctx.shared.passwords.verify(password, hash) {
-        throttle.record_success(&ctx.db, account)?;
+        throttle.record_success(&ctx.db, &attempt)?;
         Ok(())
     } else {
-        throttle.record_failure(&ctx.db, account, address)?;
+        throttle.record_failure(&ctx.db, &attempt)?;
         Err(ApiError::Unauthorized(AuthFailure::BadCredentials))
     }
 }

@@ -53,6 +53,10 @@ impl Input {
         match self.object.remove(field) {
             None => Field::Absent,
             Some(Value::Null) => Field::Null,
+            // NUL ends a string in C, and PostgreSQL refuses it in text.
+            Some(Value::String(text)) if text.contains('\0') => {
+                self.wrong_type(field, "must not contain the NUL character")
+            }
             Some(Value::String(text)) => Field::Value(text),
             Some(_) => self.wrong_type(field, "must be a string"),
         }

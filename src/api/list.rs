@@ -163,7 +163,11 @@ impl Query {
         self.get(name)
             .map(|value| {
                 let length = value.chars().count();
-                if (1..=200).contains(&length) {
+                if value.contains('\0') {
+                    Err(ApiError::BadRequest(format!(
+                        "query parameter {name} must not contain the NUL character"
+                    )))
+                } else if (1..=200).contains(&length) {
                     Ok(value.to_owned())
                 } else {
                     Err(ApiError::BadRequest(format!(

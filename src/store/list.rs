@@ -22,17 +22,21 @@ impl Conditions {
         self.values.extend(values);
     }
 
-    /// Adds "`text` occurs in one of `columns`, ignoring case", with `%`
-    /// and `_` in `text` taken literally. SQLite's `LIKE` ignores ASCII case
-    /// already; PostgreSQL's needs to be `ILIKE`.
+    /// Adds "`text` occurs in one of `columns`, ignoring ASCII case", with
+    /// `%` and `_` in `text` taken literally. SQLite's `LIKE` ignores ASCII
+    /// case already; on PostgreSQL both sides are lowercased under the "C"
+    /// collation, which folds ASCII only (`ILIKE` would follow the
+    /// database's locale).
     pub fn push_contains(&mut self, dialect: Dialect, columns: &[&'static str], text: &str) {
-        let operator = match dialect {
-            Dialect::Sqlite => "LIKE",
-            Dialect::Postgres => "ILIKE",
-        };
         let alternatives: Vec<String> = columns
             .iter()
-            .map(|column| format!("{column} {operator} ? ESCAPE '\\'"))
+            .map(|column| match dialect {
+                Dialect::Sqlite => format!("{column} LIKE ? ESCAPE '\\'"),
+                Dialect::Postgres => format!(
+                    "lower({column} COLLATE \"C\") LIKE lower(CAST(? AS text) COLLATE \"C\") \
+                     ESCAPE '\\'"
+                ),
+            })
             .collect();
         self.clauses
             .push(format!("({})", alternatives.join(" OR ")));

@@ -29,8 +29,9 @@ use crate::model::Entity;
 use sql::Conn;
 pub use sql::Dialect;
 
-/// Where the data lives: what `--db` names.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Where the data lives: what `--db` names. Both `Display` and `Debug`
+/// leave a URL's password out.
+#[derive(Clone, PartialEq, Eq)]
 pub enum Database {
     /// A SQLite database file, created if missing.
     Sqlite(PathBuf),
@@ -52,7 +53,12 @@ impl Database {
             return Ok(Database::Sqlite(PathBuf::from(value)));
         }
         if cfg!(feature = "postgres") {
-            Ok(Database::Postgres(value.to_owned()))
+            // The driver reads the scheme in lowercase only.
+            let (scheme, rest) = value.split_once("://").unwrap_or((value, ""));
+            Ok(Database::Postgres(format!(
+                "{}://{rest}",
+                scheme.to_ascii_lowercase()
+            )))
         } else {
             Err(
                 "--db is a PostgreSQL URL, but this build has no PostgreSQL support: \
@@ -73,24 +79,32 @@ impl fmt::Display for Database {
     }
 }
 
-/// `url` with the password of its `user:password@` part, if any, replaced
-/// by `***`: what may appear in a log. (A password given as a `password=`
-/// parameter is replaced the same way.)
+impl fmt::Debug for Database {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Database::Sqlite(path) => f.debug_tuple("Sqlite").field(path).finish(),
+            Database::Postgres(url) => f
+                .debug_tuple("Postgres")
+                .field(&without_password(url))
+                .finish(),
+        }
+    }
+}
+
+/// `url` with its password, if any, replaced by `***`: what may appear in
+/// a log. The password is where the driver reads it (everything between
+/// the first `:` and the first `@` after the scheme), or a `password=`
+/// parameter.
 fn without_password(url: &str) -> String {
     let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
-    let (authority_end, _) = rest
-        .char_indices()
-        .find(|&(_, c)| c == '/' || c == '?')
-        .unwrap_or((rest.len(), ' '));
-    let (authority, tail) = rest.split_at(authority_end);
-    let authority = match authority.rsplit_once('@') {
-        Some((userinfo, hosts)) => match userinfo.split_once(':') {
-            Some((user, _)) => format!("{user}:***@{hosts}"),
-            None => authority.to_owned(),
+    let rest = match rest.split_once('@') {
+        Some((credentials, after)) => match credentials.split_once(':') {
+            Some((user, _)) => format!("{user}:***@{after}"),
+            None => rest.to_owned(),
         },
-        None => authority.to_owned(),
+        None => rest.to_owned(),
     };
-    let tail: Vec<String> = tail
+    let parts: Vec<String> = rest
         .split('&')
         .map(|part| match part.split_once("password=") {
             Some((before, _)) if before.is_empty() || before.ends_with('?') => {
@@ -99,7 +113,7 @@ fn without_password(url: &str) -> String {
             _ => part.to_owned(),
         })
         .collect();
-    format!("{scheme}://{authority}{}", tail.join("&"))
+    format!("{scheme}://{}", parts.join("&"))
 }
 
 /// A worker's access to the database. Each worker owns one, and with it its
@@ -125,9 +139,12 @@ pub enum StoreError {
     /// A row the write refers to does not exist for this owner; names what
     /// (`Entity::Project`).
     NotFound(Entity),
-    /// The database cannot take writes right now: the disk is full, the
-    /// file or its file system is read-only, or the storage failed the
-    /// write. Nothing was changed, and it clears when the condition does.
+    /// The database cannot serve right now, and may later: the disk is
+    /// full, the file or its file system is read-only, the storage failed
+    /// the write, or the PostgreSQL server cannot be reached. A write that
+    /// got this was not acknowledged; it was rolled back, except that a
+    /// `COMMIT` cut off on its way leaves the outcome unknown. It clears
+    /// when the condition does.
     Unavailable(String),
     /// Anything else: I/O, corruption, a lock held too long, a bug in SQL.
     Database(String),
@@ -214,10 +231,12 @@ impl Db {
         }
     }
 
-    /// Runs `job` on this worker's connection, outside any transaction.
+    /// Runs `job` on this worker's connection, outside any transaction. A
+    /// read may be run twice (`Fn`): PostgreSQL runs it again on a new
+    /// connection when the one it had died while idle.
     fn read<T>(
         &self,
-        job: impl FnOnce(&mut Conn<'_>) -> Result<T, StoreError>,
+        job: impl Fn(&mut Conn<'_>) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
         match &self.backend {
             Backend::Sqlite(db) => db.read(job),
@@ -230,7 +249,7 @@ impl Db {
     /// from one snapshot (a list page and its total).
     fn snapshot<T>(
         &self,
-        job: impl FnOnce(&mut Conn<'_>) -> Result<T, StoreError>,
+        job: impl Fn(&mut Conn<'_>) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
         match &self.backend {
             Backend::Sqlite(db) => db.snapshot(job),
@@ -273,6 +292,14 @@ mod tests {
             without_password("postgresql://ann@localhost/tasks"),
             "postgresql://ann@localhost/tasks"
         );
+        // An unescaped `/` in the password: the driver still reads it up to
+        // the `@`, and so does the mask.
+        assert_eq!(
+            without_password("postgres://ann:se/cret@db/tasks"),
+            "postgres://ann:***@db/tasks"
+        );
+        let url = Database::Postgres("postgres://ann:s3cret@db/tasks".to_owned());
+        assert!(!format!("{url:?} {url}").contains("s3cret"));
     }
 
     #[test]
@@ -283,7 +310,12 @@ mod tests {
         );
         let url = Database::parse("POSTGRES://ann@localhost/tasks");
         if cfg!(feature = "postgres") {
-            assert!(matches!(url, Ok(Database::Postgres(_))), "{url:?}");
+            assert_eq!(
+                url,
+                Ok(Database::Postgres(
+                    "postgres://ann@localhost/tasks".to_owned()
+                ))
+            );
         } else {
             let error = url.unwrap_err();
             assert!(error.contains("--features postgres"), "{error}");

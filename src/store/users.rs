@@ -28,13 +28,17 @@ fn user_from_row(row: &Row<'_>) -> Result<User, SqlError> {
     })
 }
 
-/// The condition "`column` equals `?1`, ignoring case". SQLite's columns are
-/// `COLLATE NOCASE`, which an `=` uses; PostgreSQL has unique indexes on
-/// `lower(username)` and `lower(email)`, which this expression uses.
+/// The condition "`column` equals `?1`, ignoring ASCII case". SQLite's
+/// columns are `COLLATE NOCASE`, which an `=` uses. PostgreSQL has unique
+/// indexes on `lower(username COLLATE "C")` and the same for `email`, which
+/// this expression uses: `lower` under the "C" collation folds ASCII only,
+/// as `NOCASE` does, whatever the database's locale.
 fn matches_login(dialect: Dialect, column: &str) -> String {
     match dialect {
         Dialect::Sqlite => format!("{column} = ?1"),
-        Dialect::Postgres => format!("lower({column}) = lower(?1)"),
+        Dialect::Postgres => {
+            format!("lower({column} COLLATE \"C\") = lower(CAST(?1 AS text) COLLATE \"C\")")
+        }
     }
 }
 
@@ -125,6 +129,11 @@ pub fn get_with_generation(db: &Db, id: i64) -> Result<Option<(User, i64)>, Stor
 /// The user whose username or email is `login` (ignoring case), with their
 /// password hash. `create` guarantees at most one user matches.
 pub fn find_for_login(db: &Db, login: &str) -> Result<Option<Credentials>, StoreError> {
+    // No stored name holds NUL (registration refuses it), and PostgreSQL
+    // refuses it in a text parameter.
+    if login.contains('\0') {
+        return Ok(None);
+    }
     db.read(|conn| {
         let sql = format!(
             "SELECT {USER_COLUMNS}, password_hash, token_generation

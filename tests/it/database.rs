@@ -119,7 +119,16 @@ impl TestDb {
                                 // psql's null display, set below.
                                 "\u{2400}" => None,
                                 value => {
-                                    Some(value.strip_prefix("\\x").unwrap_or(value).to_owned())
+                                    Some(
+                                        // psql shows bytea as \x and hex digits.
+                                        value
+                                            .strip_prefix("\\x")
+                                            .filter(|hex| {
+                                                hex.bytes().all(|b| b.is_ascii_hexdigit())
+                                            })
+                                            .unwrap_or(value)
+                                            .to_owned(),
+                                    )
                                 }
                             })
                             .collect()

@@ -338,3 +338,25 @@ fn allowed_methods(reply: &Reply) -> Vec<String> {
         .map(|method| method.trim().to_owned())
         .collect()
 }
+
+#[test]
+fn a_nul_character_in_a_string_or_a_search_is_refused_and_stores_nothing() {
+    // PostgreSQL cannot store NUL in text, and SQLite should not differ.
+    let app = TestApp::spawn();
+    let ann = app.register("ann");
+    let reply = app
+        .post("/tasks")
+        .bearer(&ann.token)
+        .json(json!({"title": "before\u{0}after"}));
+    assert_eq!(reply.invalid_fields(), ["title"]);
+    app.get("/tasks?q=a%00b")
+        .bearer(&ann.token)
+        .send()
+        .assert_problem(400);
+    let login = app
+        .post("/auth/login")
+        .form("username=ann%00&password=password-ann");
+    login.assert_problem(401);
+    let listed = app.get("/tasks").bearer(&ann.token).send();
+    assert_eq!(listed.body, json!([]));
+}

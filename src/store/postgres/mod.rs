@@ -13,10 +13,16 @@
 //! `Retry-After`), the connection is dropped, and the worker's next request
 //! connects again; after a failed attempt it waits [`RECONNECT_INTERVAL`]
 //! before the next, so a database that is down costs a request at most one
-//! refused connection.
-//! Connecting and every statement are bounded in time by the client's
-//! connect timeout and TCP timeouts (see [`Db::open`]), so no worker waits
-//! for ever on a database that stopped answering.
+//! attempt to connect. A connection that sat idle through a database
+//! restart is closed on the server's side, which the client learns only by
+//! using it: a read, or the `BEGIN` of a write, that fails that way is
+//! tried once more on a new connection, so the first request after a
+//! restart does not get a needless 503.
+//!
+//! No worker waits for ever: connecting is bounded by the connect timeout,
+//! a statement sent to a host that vanished by the TCP user timeout, and a
+//! statement that runs or waits for a lock too long by `statement_timeout`
+//! and `lock_timeout` (see [`Db::open`]).
 
 mod migrate;
 
@@ -26,6 +32,7 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use postgres::config::Host;
 use postgres::error::SqlState;
 use postgres::{Client, Config, NoTls, Statement};
 
@@ -48,6 +55,20 @@ const TCP_USER_TIMEOUT: Duration = Duration::from_secs(5);
 /// connection to a vanished host is noticed between requests too.
 const KEEPALIVES_IDLE: Duration = Duration::from_secs(10);
 
+/// Server settings every connection gets unless the URL's `options` set
+/// them: no statement of ours takes more than milliseconds, so one running
+/// for 10 s, or waiting 5 s for a lock (a registration's advisory lock held
+/// by a stuck process, a row another transaction holds), is failed rather
+/// than left to hold a worker.
+const SESSION_DEFAULTS: &[(&str, &str)] = &[("statement_timeout", "10s"), ("lock_timeout", "5s")];
+
+/// The most prepared statements a connection keeps. The store has a few
+/// dozen distinct statements, times the sort orders and filters clients
+/// combine; past this the cache is emptied (which closes the statements on
+/// the server too), so cycling through sort orders cannot grow memory on
+/// either side.
+const MAX_STATEMENTS: usize = 256;
+
 /// One worker's connection, and what it needs to connect again.
 pub struct Db {
     config: Arc<Config>,
@@ -63,10 +84,12 @@ struct State {
     next_attempt: Instant,
 }
 
-/// A connection lent to one job: the client and its statement cache.
+/// A connection lent to one job: the client, its statement cache, and
+/// whether a statement of the job failed.
 pub struct Session<'a> {
     client: &'a mut Client,
     statements: &'a mut HashMap<String, Statement>,
+    failed: &'a mut bool,
 }
 
 impl Session<'_> {
@@ -76,6 +99,9 @@ impl Session<'_> {
             return Ok(statement.clone());
         }
         let statement = self.client.prepare(&numbered_placeholders(sql))?;
+        if self.statements.len() >= MAX_STATEMENTS {
+            self.statements.clear();
+        }
         self.statements.insert(sql.to_owned(), statement.clone());
         Ok(statement)
     }
@@ -85,8 +111,11 @@ impl Session<'_> {
         sql: &str,
         params: &[&dyn Param],
     ) -> Result<Vec<postgres::Row>, SqlError> {
-        let statement = self.prepare(sql)?;
-        Ok(self.client.query(&statement, &postgres_params(params))?)
+        let result = self
+            .prepare(sql)
+            .and_then(|statement| Ok(self.client.query(&statement, &postgres_params(params))?));
+        *self.failed |= result.is_err();
+        result
     }
 
     pub(in crate::store) fn execute(
@@ -94,8 +123,11 @@ impl Session<'_> {
         sql: &str,
         params: &[&dyn Param],
     ) -> Result<u64, SqlError> {
-        let statement = self.prepare(sql)?;
-        Ok(self.client.execute(&statement, &postgres_params(params))?)
+        let result = self
+            .prepare(sql)
+            .and_then(|statement| Ok(self.client.execute(&statement, &postgres_params(params))?));
+        *self.failed |= result.is_err();
+        result
     }
 }
 
@@ -110,25 +142,42 @@ impl From<postgres::Error> for SqlError {
             Some(code) if *code == SqlState::FOREIGN_KEY_VIOLATION => ErrorKind::ForeignKey,
             Some(code) if is_transient(code) => ErrorKind::Unavailable,
             Some(_) => ErrorKind::Other,
-            // No SQLSTATE: the connection failed or closed (I/O, the server
-            // went away): the next request connects again.
-            None => ErrorKind::Unavailable,
+            // No SQLSTATE: either the connection failed (closed by the
+            // server, or an I/O error on the socket), which a new
+            // connection may cure, or the driver refused something of ours
+            // (a type conversion), which is a bug and stays a 500.
+            None if error.is_closed() || caused_by_io(&error) => ErrorKind::Unavailable,
+            None => ErrorKind::Other,
         };
-        // The driver's message for a database error leaves out the detail
-        // (which can hold row values); its `Display` names the SQLSTATE.
-        SqlError::new(kind, error.to_string())
+        SqlError::new(kind, describe(&error))
     }
 }
 
-/// The SQLSTATEs that mean "not now" rather than "never": the server is
-/// shutting down, starting, out of resources, or is a standby (after a
-/// failover the old primary's connections find themselves read-only), or
-/// this transaction lost a race it may win on a retry.
+fn caused_by_io(error: &postgres::Error) -> bool {
+    std::error::Error::source(error).is_some_and(|source| source.is::<std::io::Error>())
+}
+
+/// What went wrong, for the log: the driver's `Display` says only "db
+/// error". A database error gives its SQLSTATE and message, never its
+/// `DETAIL` (which can quote row values); anything else, its cause.
+fn describe(error: &postgres::Error) -> String {
+    match (error.as_db_error(), std::error::Error::source(error)) {
+        (Some(db), _) => format!("{} (SQLSTATE {})", db.message(), db.code().code()),
+        (None, Some(cause)) => format!("{error}: {cause}"),
+        (None, None) => error.to_string(),
+    }
+}
+
+/// The SQLSTATEs that mean "not now" rather than "never": a connection
+/// problem (08), out of resources (53), the server shutting down or
+/// starting, or a statement cancelled by a timeout (57), a transaction
+/// that lost a race it may win on a retry (40), a lock not granted within
+/// `lock_timeout`, or a standby that refuses writes (after a failover the
+/// old primary's connections find themselves read-only).
 fn is_transient(code: &SqlState) -> bool {
-    let class = &code.code()[..2];
-    matches!(class, "08" | "53" | "57" | "40")
+    matches!(&code.code()[..2], "08" | "53" | "57" | "40")
+        || *code == SqlState::LOCK_NOT_AVAILABLE
         || *code == SqlState::READ_ONLY_SQL_TRANSACTION
-        || *code == SqlState::T_R_SERIALIZATION_FAILURE
 }
 
 impl Db {
@@ -152,12 +201,17 @@ impl Db {
         if config.get_application_name().is_none() {
             config.application_name("taskapi");
         }
+        let mut options = config.get_options().unwrap_or_default().to_owned();
+        for (setting, value) in SESSION_DEFAULTS {
+            if !options.contains(setting) {
+                options.push_str(&format!(" -c {setting}={value}"));
+            }
+        }
+        config.options(options.trim());
+        warn_without_tls(&config);
         let db = Db::new(Arc::new(config));
         // Connect now, so that a wrong URL or password fails the start.
-        db.state
-            .borrow_mut()
-            .connect(&db.config)
-            .map_err(StoreError::from)?;
+        db.state.borrow_mut().connect(&db.config)?;
         Ok(db)
     }
 
@@ -182,7 +236,8 @@ impl Db {
     /// Applies the PostgreSQL migrations (see `migrate.rs`).
     pub fn migrate(&mut self) -> Result<(), StoreError> {
         let state = self.state.get_mut();
-        let client = state.client(&self.config)?;
+        state.ensure_connected(&self.config)?;
+        let client = state.client.as_mut().ok_or_else(not_connected)?;
         let result = migrate::run(client);
         // The schema may have changed under statements prepared before.
         state.statements.clear();
@@ -192,44 +247,56 @@ impl Db {
     /// Runs `job` on the connection, outside any transaction.
     pub fn read<T>(
         &self,
-        job: impl FnOnce(&mut Conn<'_>) -> Result<T, StoreError>,
+        job: impl Fn(&mut Conn<'_>) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
-        self.run(None, job)
+        self.read_retrying(None, job)
     }
 
     /// Runs `job` in a `REPEATABLE READ READ ONLY` transaction: one snapshot
     /// for all of it.
     pub fn snapshot<T>(
         &self,
-        job: impl FnOnce(&mut Conn<'_>) -> Result<T, StoreError>,
+        job: impl Fn(&mut Conn<'_>) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
-        self.run(Some("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"), job)
+        self.read_retrying(Some("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"), job)
+    }
+
+    /// Runs a read, and runs it once more on a new connection if it failed
+    /// on one that was open before (and so may have died while idle).
+    /// Reads change nothing, so running one twice is harmless.
+    fn read_retrying<T>(
+        &self,
+        begin: Option<&str>,
+        job: impl Fn(&mut Conn<'_>) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let mut state = self.state.borrow_mut();
+        let reused = state.client.is_some();
+        match state.run(&self.config, begin, &job) {
+            Err(StoreError::Unavailable(_)) if reused => state.run(&self.config, begin, &job),
+            result => result,
+        }
     }
 
     /// Runs `job` as one transaction, committed before this returns.
-    /// `synchronous_commit` is the server's (on, by default): the commit
-    /// returns once the WAL is flushed, so a 2xx is on disk.
+    ///
+    /// `READ COMMITTED` whatever the server's default: each statement sees
+    /// what was committed before it began, which the registration check
+    /// after its advisory lock relies on. `synchronous_commit` is the
+    /// server's (on, by default): the commit returns once the WAL is
+    /// flushed, so a 2xx is on disk. Only a `BEGIN` that failed on a
+    /// connection open before is tried again: nothing of the write had run.
     pub fn write<T>(
         &self,
         job: impl FnOnce(&mut Conn<'_>) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
-        self.run(Some("BEGIN"), job)
-    }
-
-    /// Runs `job`, inside a transaction begun with `begin` if there is one,
-    /// and drops the connection if it failed (the next use connects again).
-    fn run<T>(
-        &self,
-        begin: Option<&str>,
-        job: impl FnOnce(&mut Conn<'_>) -> Result<T, StoreError>,
-    ) -> Result<T, StoreError> {
+        const BEGIN: &str = "BEGIN ISOLATION LEVEL READ COMMITTED";
         let mut state = self.state.borrow_mut();
-        let state = &mut *state;
-        let result = state.transaction(&self.config, begin, job);
-        if matches!(result, Err(StoreError::Unavailable(_))) {
-            state.disconnect();
+        let reused = state.client.is_some();
+        match state.begin(&self.config, BEGIN) {
+            Err(StoreError::Unavailable(_)) if reused => state.begin(&self.config, BEGIN)?,
+            result => result?,
         }
-        result
+        state.finish(job)
     }
 
     /// A panic may have left a transaction open, or the connection in the
@@ -241,15 +308,33 @@ impl Db {
     }
 }
 
-impl State {
-    /// The connection, connecting first if there is none.
-    fn client(&mut self, config: &Config) -> Result<&mut Client, SqlError> {
-        self.ensure_connected(config)?;
-        self.client
-            .as_mut()
-            .ok_or_else(|| SqlError::new(ErrorKind::Unavailable, "not connected"))
-    }
+fn not_connected() -> StoreError {
+    StoreError::Unavailable("not connected to PostgreSQL".to_owned())
+}
 
+/// Says on stderr, once at start, when the connection will cross a network
+/// in plain text: the token signing key is read over it.
+fn warn_without_tls(config: &Config) {
+    let remote: Vec<&str> = config
+        .get_hosts()
+        .iter()
+        .filter_map(|host| match host {
+            Host::Tcp(name) if !matches!(name.as_str(), "localhost" | "127.0.0.1" | "::1") => {
+                Some(name.as_str())
+            }
+            _ => None,
+        })
+        .collect();
+    if !remote.is_empty() {
+        eprintln!(
+            "warning: PostgreSQL at {} is reached without TLS (this build has none): \
+             keep it on a private network",
+            remote.join(", ")
+        );
+    }
+}
+
+impl State {
     fn ensure_connected(&mut self, config: &Config) -> Result<(), SqlError> {
         if self.client.as_ref().is_none_or(Client::is_closed) {
             self.connect(config)?;
@@ -259,8 +344,7 @@ impl State {
 
     fn connect(&mut self, config: &Config) -> Result<(), SqlError> {
         self.disconnect();
-        let now = Instant::now();
-        if now < self.next_attempt {
+        if Instant::now() < self.next_attempt {
             return Err(SqlError::new(
                 ErrorKind::Unavailable,
                 "the database connection was lost; reconnecting",
@@ -272,10 +356,12 @@ impl State {
                 Ok(())
             }
             Err(error) => {
-                self.next_attempt = now + RECONNECT_INTERVAL;
+                // From the end of the attempt, which can take the whole
+                // connect timeout when the host drops packets.
+                self.next_attempt = Instant::now() + RECONNECT_INTERVAL;
                 Err(SqlError::new(
                     ErrorKind::Unavailable,
-                    format!("connecting to PostgreSQL: {error}"),
+                    format!("connecting to PostgreSQL: {}", describe(&error)),
                 ))
             }
         }
@@ -286,42 +372,88 @@ impl State {
         self.statements.clear();
     }
 
-    fn transaction<T>(
+    /// `begin`, then `job`, then `COMMIT` or `ROLLBACK`; or `job` alone
+    /// without `begin`. A failure for want of the database drops the
+    /// connection, so the next use connects again.
+    fn run<T>(
         &mut self,
         config: &Config,
         begin: Option<&str>,
         job: impl FnOnce(&mut Conn<'_>) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
-        self.ensure_connected(config)?;
-        let Some(client) = self.client.as_mut() else {
-            return Err(StoreError::Unavailable("not connected".to_owned()));
-        };
         let Some(begin) = begin else {
-            return job(&mut Conn::Postgres(Session {
+            self.ensure_connected(config)?;
+            let client = self.client.as_mut().ok_or_else(not_connected)?;
+            let mut failed = false;
+            let result = job(&mut Conn::Postgres(Session {
                 client,
                 statements: &mut self.statements,
+                failed: &mut failed,
             }));
+            if matches!(result, Err(StoreError::Unavailable(_))) {
+                self.disconnect();
+            }
+            return result;
         };
-        client.batch_execute(begin).map_err(SqlError::from)?;
-        let result = job(&mut Conn::Postgres(Session {
+        self.begin(config, begin)?;
+        self.finish(job)
+    }
+
+    /// Connects if need be and begins a transaction.
+    fn begin(&mut self, config: &Config, begin: &str) -> Result<(), StoreError> {
+        self.ensure_connected(config)?;
+        let client = self.client.as_mut().ok_or_else(not_connected)?;
+        let begun = client.batch_execute(begin).map_err(SqlError::from);
+        if let Err(error) = begun {
+            if error.kind == ErrorKind::Unavailable {
+                self.disconnect();
+            }
+            return Err(error.into());
+        }
+        Ok(())
+    }
+
+    /// Runs `job` in the transaction `begin` opened, and ends it: `COMMIT`
+    /// if the job succeeded and none of its statements failed, else
+    /// `ROLLBACK`.
+    ///
+    /// PostgreSQL answers a `COMMIT` of a transaction in which a statement
+    /// failed with a rollback, reported as success; a job that went on after
+    /// such an error (none does) would otherwise get a 2xx for nothing.
+    fn finish<T>(
+        &mut self,
+        job: impl FnOnce(&mut Conn<'_>) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let client = self.client.as_mut().ok_or_else(not_connected)?;
+        let mut failed = false;
+        let mut result = job(&mut Conn::Postgres(Session {
             client,
             statements: &mut self.statements,
+            failed: &mut failed,
         }));
+        if failed && result.is_ok() {
+            result = Err(StoreError::Database(
+                "a statement failed in a transaction whose job went on".to_owned(),
+            ));
+        }
         let end = if result.is_ok() { "COMMIT" } else { "ROLLBACK" };
+        let client = self.client.as_mut().ok_or_else(not_connected)?;
         // A COMMIT that fails (the connection broke) leaves the outcome
         // unknown to us: the write is reported as not done (503), and a
         // client retrying it finds out.
-        match (client.batch_execute(end).map_err(SqlError::from), result) {
+        let ended = client.batch_execute(end).map_err(SqlError::from);
+        let broken = ended
+            .as_ref()
+            .is_err_and(|error| error.kind == ErrorKind::Unavailable)
+            || matches!(result, Err(StoreError::Unavailable(_)));
+        if broken {
+            self.disconnect();
+        }
+        match (ended, result) {
             (Ok(()), result) => result,
             (Err(error), Ok(_)) => Err(error.into()),
-            // The job's own error is the one worth reporting; the connection
-            // is dropped if the rollback failed because it broke.
-            (Err(error), Err(job_error)) => {
-                if error.kind == ErrorKind::Unavailable {
-                    self.disconnect();
-                }
-                Err(job_error)
-            }
+            // The job's own error is the one worth reporting.
+            (Err(_), Err(job_error)) => Err(job_error),
         }
     }
 }
