@@ -53,10 +53,6 @@ impl Input {
         match self.object.remove(field) {
             None => Field::Absent,
             Some(Value::Null) => Field::Null,
-            // NUL ends a string in C, and PostgreSQL refuses it in text.
-            Some(Value::String(text)) if text.contains('\0') => {
-                self.wrong_type(field, "must not contain the NUL character")
-            }
             Some(Value::String(text)) => Field::Value(text),
             Some(_) => self.wrong_type(field, "must be a string"),
         }
@@ -95,6 +91,8 @@ impl Input {
                     self.error(field, "must not be blank");
                 } else if text.chars().count() > max {
                     self.error(field, format!("must be at most {max} characters"));
+                } else {
+                    self.refuse_nul(field, &text);
                 }
                 Some(text)
             }
@@ -113,11 +111,22 @@ impl Input {
             Field::Value(text) => {
                 if text.chars().count() > max {
                     self.error(field, format!("must be at most {max} characters"));
+                } else {
+                    self.refuse_nul(field, &text);
                 }
                 Some(Some(text))
             }
             Field::Null => Some(None),
             Field::Absent | Field::Invalid => None,
+        }
+    }
+
+    /// Text that is stored must not hold NUL: PostgreSQL refuses it in
+    /// text, and SQLite should not differ. (Passwords, which are only
+    /// hashed, and login names, which are only looked up, may.)
+    fn refuse_nul(&mut self, field: &str, text: &str) {
+        if text.contains('\0') {
+            self.error(field, "must not contain the NUL character");
         }
     }
 
