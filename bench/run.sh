@@ -177,6 +177,20 @@ cat "$work/idle.tsv" >&2
 # Last, since argon2id's memory churn would blur the RSS figures above.
 run "login (argon2id)" "$taskapi_pid" "$api/auth/login" -s "$work/login.lua"
 
+echo "taskapi, one user in 100 shared projects (100,000 tasks):" >&2
+target/release/examples/seed --db "$work/shared.db" --users 1 --tasks 100000 \
+  --projects 100 --shared member 2>/dev/null
+target/release/taskapi --addr 127.0.0.1:0 --db "$work/shared.db" 2> "$work/shared.log" &
+pids+=($!)
+shared_pid=$!
+shared_api=$(base_url "$work/shared.log")
+member_token=$(curl -sf "$shared_api/auth/login" -d username=member -d password=password-bench \
+  | sed 's/.*"access_token":"\([^"]*\)".*/\1/')
+run "GET /tasks, member of 100 projects" "$shared_pid" "$shared_api/tasks" \
+  -H "Authorization: Bearer $member_token"
+run "GET /tasks?sort=-priority, member" "$shared_pid" "$shared_api/tasks?sort=-priority" \
+  -H "Authorization: Bearer $member_token"
+
 errors_500=$(grep -c ' 5[0-9][0-9] ' "$work/taskapi.log" || true)
 machine="$(nproc) cores, $(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo), $(uname -sr)"
 date=$(date -u +%Y-%m-%d)

@@ -5,6 +5,10 @@
 //! projects (the list benchmark); `bench/run.sh` seeds 1,000 users,
 //! 100,000 tasks and a `bench` user with 50 tasks in one project.
 //!
+//! `--shared NAME` puts every one of bench's tasks in a project and adds a
+//! user NAME (password `password-bench`) to each project as a viewer: one
+//! user who sees 100,000 tasks through 100 projects, the sharing benchmark.
+//!
 //! ```sh
 //! cargo run --release --example seed -- --db /tmp/bench.db
 //! cargo run --release --example seed -- --db /tmp/bench.db \
@@ -25,6 +29,7 @@ fn main() {
     let mut db_path = PathBuf::from("bench.db");
     let (mut users, mut tasks, mut projects) = (1i64, 100_000i64, 100i64);
     let mut bench_tasks = None;
+    let mut shared_with: Option<String> = None;
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
         let value = args
@@ -41,6 +46,7 @@ fn main() {
             "--tasks" => tasks = number(),
             "--projects" => projects = number(),
             "--bench-tasks" => bench_tasks = Some(number()),
+            "--shared" => shared_with = Some(value.clone()),
             _ => panic!("unknown flag {flag}"),
         }
     }
@@ -79,8 +85,8 @@ fn main() {
         let mut insert = tx
             .prepare(
                 "INSERT INTO task (owner_id, project_id, title, description, due_date, completed,
-                                   priority, created_at, updated_at)
-                 VALUES (?8, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)",
+                                   priority, created_at, updated_at, created_by)
+                 VALUES (?8, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, ?8)",
             )
             .expect("prepare");
         for n in 0..tasks {
@@ -93,7 +99,8 @@ fn main() {
             } else {
                 (2 + (n - bench_tasks) % (users - 1), false)
             };
-            let project = (is_bench && projects > 0 && n % 10 != 0).then(|| n % projects + 1);
+            let project = (is_bench && projects > 0 && (n % 10 != 0 || shared_with.is_some()))
+                .then(|| n % projects + 1);
             let due = (n % 5 != 0)
                 .then(|| format!("{}-{:02}-{:02}", 2025 + n % 3, n % 12 + 1, n % 28 + 1));
             insert
@@ -109,6 +116,22 @@ fn main() {
                 ])
                 .expect("insert a task");
         }
+    }
+    if let Some(name) = &shared_with {
+        let member = tx
+            .query_row(
+                "INSERT INTO user (username, password_hash, created_at) VALUES (?1, ?2, ?3)
+                 RETURNING id",
+                params![name, hash, now],
+                |row| row.get::<_, i64>(0),
+            )
+            .expect("insert the member");
+        tx.execute(
+            "INSERT INTO project_member (project_id, user_id, role, joined_at)
+             SELECT id, ?1, 'viewer', ?2 FROM project WHERE owner_id = 1",
+            params![member, now],
+        )
+        .expect("add the member");
     }
     tx.commit().expect("commit");
     eprintln!(

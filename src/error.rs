@@ -15,7 +15,7 @@
 use serde::Serialize;
 
 use crate::http::Response;
-use crate::model::Entity;
+use crate::model::{Change, Entity};
 use crate::store::StoreError;
 
 /// A failed request. Each variant's doc names the status it produces.
@@ -180,6 +180,21 @@ impl ApiError {
 /// The `Retry-After` of a 503 from the database.
 const RETRY_UNAVAILABLE_AFTER_SECONDS: u64 = 1;
 
+impl ApiError {
+    /// The answer to a change the store refused: `NotFound` is this
+    /// entity's 404 (the caller may not even see it), `Forbidden` a 403
+    /// naming what the change needs.
+    pub fn refused<T>(change: Change<T>, entity: Entity, id: i64) -> Result<T, ApiError> {
+        match change {
+            Change::Done(value) => Ok(value),
+            Change::NotFound => Err(ApiError::not_found(entity, id)),
+            Change::Forbidden(needed) => Err(ApiError::Forbidden(format!(
+                "you may see this {entity} but not change it: that needs {needed}"
+            ))),
+        }
+    }
+}
+
 impl From<StoreError> for ApiError {
     fn from(error: StoreError) -> ApiError {
         match error {
@@ -187,6 +202,9 @@ impl From<StoreError> for ApiError {
             // PostgreSQL restarting or out of reach): 503, and the client
             // may retry.
             StoreError::Unavailable(cause) => ApiError::Unavailable(format!("database: {cause}")),
+            StoreError::Invalid(field) => {
+                ApiError::invalid(field, "is not allowed here by the database's rules")
+            }
             // A conflict or missing reference the handler did not expect is
             // a bug on our side: handlers that expect one map it themselves.
             other => ApiError::Internal(format!("database: {other}")),

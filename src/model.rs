@@ -34,6 +34,12 @@ pub struct Task {
     pub priority: i64,
     pub created_at: String,
     pub updated_at: String,
+    /// Who the task is assigned to: someone who can see it, or nobody.
+    pub assignee_id: Option<i64>,
+    /// Who created it; `None` once that account is deleted. Read-only.
+    pub created_by: Option<i64>,
+    /// Distinct ignoring case, in the order given.
+    pub tags: Vec<String>,
 }
 
 /// Every writable field of a task: the body of `POST /tasks` and `PUT`.
@@ -45,6 +51,8 @@ pub struct NewTask {
     pub due_date: Option<String>,
     pub completed: bool,
     pub priority: i64,
+    pub assignee_id: Option<i64>,
+    pub tags: Vec<String>,
 }
 
 /// A JSON Merge Patch of a task: `None` leaves a field alone; for nullable
@@ -57,6 +65,8 @@ pub struct TaskPatch {
     pub due_date: Option<Option<String>>,
     pub completed: Option<bool>,
     pub priority: Option<i64>,
+    pub assignee_id: Option<Option<i64>>,
+    pub tags: Option<Vec<String>>,
 }
 
 impl TaskPatch {
@@ -76,6 +86,62 @@ pub struct Project {
     pub task_count: i64,
     pub created_at: String,
     pub updated_at: String,
+    /// The caller's role in it.
+    pub role: Role,
+}
+
+/// What a user may do in a project: a viewer reads it and its tasks, an
+/// editor also creates, changes and deletes its tasks, and the owner (its
+/// creator) also changes the project itself and its members. Ordered by
+/// what each may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Viewer,
+    Editor,
+    Owner,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Viewer => "viewer",
+            Role::Editor => "editor",
+            Role::Owner => "owner",
+        }
+    }
+
+    /// A member's role as stored (`viewer` or `editor`).
+    pub fn of_member(text: &str) -> Option<Role> {
+        match text {
+            "viewer" => Some(Role::Viewer),
+            "editor" => Some(Role::Editor),
+            _ => None,
+        }
+    }
+}
+
+/// Someone in a project, as `GET /projects/{id}/members` shows them: the
+/// owner (role `owner`, joined when the project was created) or a member.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Member {
+    pub user_id: i64,
+    pub username: Option<String>,
+    pub role: Role,
+    pub joined_at: String,
+}
+
+/// The outcome of a change to something the caller may see but not be
+/// allowed to change: a viewer editing a task is `Forbidden`, a stranger
+/// `NotFound` (which a 404 shows, so that a row one may not see cannot be
+/// told from one that does not exist).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Change<T> {
+    Done(T),
+    NotFound,
+    /// What the change needs that the caller lacks, for the 403's detail
+    /// ("the editor role in project 7").
+    Forbidden(String),
 }
 
 /// Every writable field of a project: the body of `POST /projects` and `PUT`.
@@ -126,6 +192,17 @@ pub struct TaskFilter {
     pub overdue: Option<bool>,
     /// A case-insensitive substring of the title or description.
     pub text: Option<String>,
+    /// Whose tasks: one user's, or nobody's.
+    pub assignee: Option<Assignee>,
+    /// Tasks with this tag (ignoring case).
+    pub tag: Option<String>,
+}
+
+/// The `assignee_id` filter: a user (`me` is the caller's id) or `none`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Assignee {
+    User(i64),
+    Nobody,
 }
 
 /// The filters of a project list.
@@ -175,6 +252,10 @@ pub enum Entity {
     Task,
     Project,
     ApiKey,
+    /// An account named by a username or email (adding a member).
+    User,
+    /// A user in a project's member list.
+    Member,
 }
 
 impl fmt::Display for Entity {
@@ -184,6 +265,8 @@ impl fmt::Display for Entity {
             Entity::Task => "task",
             Entity::Project => "project",
             Entity::ApiKey => "API key",
+            Entity::User => "user",
+            Entity::Member => "member",
         })
     }
 }

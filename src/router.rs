@@ -1,8 +1,9 @@
 //! The whole API on one screen: the route table; `resolve`, which finds the
 //! route for a method and URL; and `dispatch`, which runs its handler.
 //!
-//! Paths are matched segment by segment; `{id}` matches a positive integer
-//! and is handed to the handler. Three rules apply to every route:
+//! Paths are matched segment by segment; a `{...}` segment (`{id}`,
+//! `{user_id}`) matches a positive integer and is handed to the handler.
+//! Three rules apply to every route:
 //! - a trailing slash is ignored (`/tasks/` is `/tasks`);
 //! - every route is also served under `/api/v1` (`/api/v1/tasks`);
 //! - `HEAD` runs the `GET` handler and the server sends no body.
@@ -11,7 +12,7 @@
 //! malformed id (`/tasks/abc`, `/tasks/-1`) is a 400; anything else a 404.
 
 use crate::api::{
-    ApiResult, Ctx, api_keys, auth, credential_from_headers, docs, health, projects, tasks,
+    ApiResult, Ctx, api_keys, auth, credential_from_headers, docs, health, members, projects, tasks,
 };
 use crate::error::{ApiError, AuthFailure};
 use crate::http::request::split_target;
@@ -34,6 +35,18 @@ pub struct Route {
 pub enum Handler {
     Plain(fn(&mut Ctx, &Request) -> ApiResult),
     WithId(fn(&mut Ctx, &Request, i64) -> ApiResult),
+    WithTwoIds(fn(&mut Ctx, &Request, i64, i64) -> ApiResult),
+}
+
+impl Handler {
+    /// How many path ids the handler takes.
+    pub fn ids(&self) -> usize {
+        match self {
+            Plain(_) => 0,
+            WithId(_) => 1,
+            WithTwoIds(_) => 2,
+        }
+    }
 }
 
 const fn route(method: Method, pattern: &'static str, handler: Handler) -> Route {
@@ -54,7 +67,7 @@ const fn alias(method: Method, pattern: &'static str, handler: Handler, of: &'st
     }
 }
 
-use Handler::{Plain, WithId};
+use Handler::{Plain, WithId, WithTwoIds};
 use Method::{Delete, Get, Patch, Post, Put};
 
 /// Every route the server answers.
@@ -91,6 +104,24 @@ pub static ROUTES: &[Route] = &[
     route(Delete, "/projects/{id}", WithId(projects::delete)),
     route(Post, "/projects/{id}/tasks", WithId(projects::create_task)),
     route(Get, "/projects/{id}/tasks", WithId(projects::list_tasks)),
+    // The people in a project.
+    route(Post, "/projects/{id}/members", WithId(members::add)),
+    route(Get, "/projects/{id}/members", WithId(members::list)),
+    route(
+        Get,
+        "/projects/{id}/members/{user_id}",
+        WithTwoIds(members::get),
+    ),
+    route(
+        Patch,
+        "/projects/{id}/members/{user_id}",
+        WithTwoIds(members::change_role),
+    ),
+    route(
+        Delete,
+        "/projects/{id}/members/{user_id}",
+        WithTwoIds(members::remove),
+    ),
 ];
 
 /// The routes that take no credential; every other route needs one.
@@ -132,25 +163,27 @@ pub fn refuse_early(request: &Request) -> Option<Response> {
 
 /// Finds the route for `request` and runs its handler.
 pub fn dispatch(ctx: &mut Ctx, request: &Request) -> ApiResult {
-    let (route, id) = resolve(request.method(), request.target())?;
-    match (route.handler, id) {
-        (Plain(handler), _) => handler(ctx, request),
-        (WithId(handler), Some(id)) => handler(ctx, request, id),
-        (WithId(_), None) => Err(ApiError::Internal(format!(
-            "route {} takes an id but its pattern has none",
-            route.pattern
+    let (route, ids) = resolve(request.method(), request.target())?;
+    match (route.handler, ids.as_slice()) {
+        (Plain(handler), []) => handler(ctx, request),
+        (WithId(handler), [id]) => handler(ctx, request, *id),
+        (WithTwoIds(handler), [id, other]) => handler(ctx, request, *id, *other),
+        _ => Err(ApiError::Internal(format!(
+            "route {} has {} ids in its pattern and a handler for {}",
+            route.pattern,
+            ids.len(),
+            route.handler.ids()
         ))),
     }
 }
 
 /// The route for `method` on `url` (the request target as the client sent
-/// it, query string and all), with the `{id}` from the path if its pattern
-/// has one. `Err` is a 404 (no such path), a 405 listing the allowed methods,
+/// it, query string and all), with the ids from the path, in order. `Err` is a 404 (no such path), a 405 listing the allowed methods,
 /// or a 400 (a malformed id).
 ///
 /// Pure, and a fuzzing target (`fuzz/fuzz_targets/router.rs`): any method
 /// and URL get a route or an `ApiError`, never a panic.
-pub fn resolve(method: &Method, url: &str) -> Result<(&'static Route, Option<i64>), ApiError> {
+pub fn resolve(method: &Method, url: &str) -> Result<(&'static Route, Vec<i64>), ApiError> {
     let path = normalize(split_target(url).0);
     let segments: Vec<&str> = path.split('/').skip(1).collect();
     // HEAD is GET without the body; the server drops the body.
@@ -161,14 +194,14 @@ pub fn resolve(method: &Method, url: &str) -> Result<(&'static Route, Option<i64
 
     let mut allowed: Vec<&'static str> = Vec::new();
     for route in ROUTES {
-        let PathMatch::Matches(id) = match_pattern(route.pattern, &segments)? else {
+        let PathMatch::Matches(ids) = match_pattern(route.pattern, &segments)? else {
             continue;
         };
         if route.method != routed_as {
             allowed.push(route.method.as_str());
             continue;
         }
-        return Ok((route, id));
+        return Ok((route, ids));
     }
     if allowed.is_empty() {
         return Err(ApiError::NotFound(format!("no route for {method} {path}")));
@@ -195,8 +228,8 @@ fn normalize(path: &str) -> &str {
 enum PathMatch {
     /// Another path.
     No,
-    /// This path, with the `{id}` if the pattern has one.
-    Matches(Option<i64>),
+    /// This path, with its ids.
+    Matches(Vec<i64>),
 }
 
 /// Matches path segments against a pattern. `Err`: the literal segments
@@ -210,14 +243,22 @@ fn match_pattern(pattern: &str, segments: &[&str]) -> Result<PathMatch, ApiError
     let literals_match = parts
         .iter()
         .zip(segments)
-        .all(|(part, segment)| *part == "{id}" || part == segment);
+        .all(|(part, segment)| is_parameter(part) || part == segment);
     if !literals_match {
         return Ok(PathMatch::No);
     }
-    match parts.iter().position(|part| *part == "{id}") {
-        None => Ok(PathMatch::Matches(None)),
-        Some(index) => parse_id(segments[index]).map(|id| PathMatch::Matches(Some(id))),
-    }
+    let ids = parts
+        .iter()
+        .zip(segments)
+        .filter(|(part, _)| is_parameter(part))
+        .map(|(_, segment)| parse_id(segment))
+        .collect::<Result<Vec<i64>, ApiError>>()?;
+    Ok(PathMatch::Matches(ids))
+}
+
+/// Whether a pattern segment is a parameter (`{id}`).
+pub fn is_parameter(part: &str) -> bool {
+    part.starts_with('{') && part.ends_with('}')
 }
 
 /// A path id: a positive integer of ASCII digits that fits in an i64.
@@ -263,9 +304,12 @@ mod tests {
 
     #[test]
     fn head_with_prefix_slash_and_query_resolves_to_the_get_route() {
-        let (route, id) = resolve(&Method::Head, "/api/v1/tasks/7/?sort=-id").unwrap();
+        let (route, ids) = resolve(&Method::Head, "/api/v1/tasks/7/?sort=-id").unwrap();
         assert_eq!((route.method.clone(), route.pattern), (Get, "/tasks/{id}"));
-        assert_eq!(id, Some(7));
+        assert_eq!(ids, [7]);
+        let (route, ids) = resolve(&Method::Delete, "/projects/3/members/9").unwrap();
+        assert_eq!(route.pattern, "/projects/{id}/members/{user_id}");
+        assert_eq!(ids, [3, 9]);
     }
 
     #[test]
@@ -279,15 +323,14 @@ mod tests {
     }
 
     #[test]
-    fn every_id_route_has_an_id_handler_and_back() {
+    fn every_route_has_a_handler_for_as_many_ids_as_its_pattern_has() {
         for route in ROUTES {
-            let takes_id = matches!(route.handler, WithId(_));
-            assert_eq!(
-                takes_id,
-                route.pattern.contains("{id}"),
-                "{}",
-                route.pattern
-            );
+            let parameters = route
+                .pattern
+                .split('/')
+                .filter(|part| is_parameter(part))
+                .count();
+            assert_eq!(route.handler.ids(), parameters, "{}", route.pattern);
         }
     }
 }

@@ -1,6 +1,6 @@
 //! Fuzz target: arbitrary bytes as a request body, through every validator
-//! that turns a body into an input type (tasks, projects, registration,
-//! login as JSON and as a form, API keys).
+//! that turns a body into an input type (tasks, projects, project members,
+//! registration, login as JSON and as a form, API keys).
 //!
 //! The invariant is that a validator never panics: any bytes get a value or
 //! an `ApiError`. Beyond that, properties that must hold are asserted, since
@@ -17,7 +17,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use taskapi::api::body;
-use taskapi::api::{api_keys, auth, projects, tasks};
+use taskapi::api::{api_keys, auth, members, projects, tasks};
 use taskapi::error::ApiError;
 use taskapi::time;
 
@@ -30,6 +30,7 @@ fuzz_target!(|body: &[u8]| {
     check_tasks(body, is_json_object);
     check_projects(body, is_json_object);
     check_accounts(body, is_json_object);
+    check_members(body, is_json_object);
     // The form login reads any bytes, JSON or not.
     if let Ok((login, password)) = auth::login_from_form(body) {
         assert!(!login.is_empty() && !password.is_empty());
@@ -50,6 +51,8 @@ fn check_tasks(body: &[u8], is_json_object: bool) {
         assert!(task.project_id.is_none_or(|id| id > 0));
         assert!(task.due_date.as_deref().is_none_or(time::is_valid_date));
         assert!(i32::try_from(task.priority).is_ok());
+        assert!(task.assignee_id.is_none_or(|id| id > 0));
+        assert_tags_valid(&task.tags);
         // A full body checks everything a patch checks, and more.
         let patch = patch.as_ref().expect("a valid body is a valid patch");
         assert_eq!(patch.title.as_deref(), Some(task.title.as_str()));
@@ -62,6 +65,23 @@ fn check_tasks(body: &[u8], is_json_object: bool) {
         if let Some(Some(date)) = &patch.due_date {
             assert!(time::is_valid_date(date));
         }
+        if let Some(tags) = &patch.tags {
+            assert_tags_valid(tags);
+        }
+    }
+}
+
+/// At most 20 tags of 1 to 50 characters, not blank, distinct ignoring case.
+fn assert_tags_valid(tags: &[String]) {
+    assert!(tags.len() <= tasks::MAX_TAGS);
+    for (index, tag) in tags.iter().enumerate() {
+        assert!(!tag.trim().is_empty() && tag.chars().count() <= tasks::TAG_MAX_CHARS);
+        let key = taskapi::store::tasks::tag_key(tag);
+        assert!(
+            tags[..index]
+                .iter()
+                .all(|seen| taskapi::store::tasks::tag_key(seen) != key)
+        );
     }
 }
 
@@ -78,6 +98,25 @@ fn check_projects(body: &[u8], is_json_object: bool) {
         assert!(!project.name.trim().is_empty() && project.name.chars().count() <= 200);
         let patch = patch.as_ref().expect("a valid body is a valid patch");
         assert_eq!(patch.name.as_deref(), Some(project.name.as_str()));
+    }
+}
+
+/// `POST /projects/{id}/members` and `PATCH .../members/{user_id}`: a role
+/// that passes is a member's (never `owner`), and a login is not blank.
+fn check_members(body: &[u8], is_json_object: bool) {
+    let new_member = members::new_member_from_body(body);
+    let role = members::role_from_body(body);
+    if !is_json_object {
+        assert!(matches!(new_member, Err(ApiError::BadRequest(_))));
+        assert!(matches!(role, Err(ApiError::BadRequest(_))));
+        return;
+    }
+    if let Ok((login, role)) = &new_member {
+        assert!(!login.trim().is_empty());
+        assert_ne!(*role, taskapi::model::Role::Owner);
+    }
+    if let Ok(role) = role {
+        assert_ne!(role, taskapi::model::Role::Owner);
     }
 }
 

@@ -50,10 +50,10 @@ fn check_route(method: &Method, url: &str) {
         other => other,
     };
     match router::resolve(method, url) {
-        Ok((route, id)) => {
+        Ok((route, ids)) => {
             assert_eq!(&route.method, routed_as);
-            assert_eq!(id.is_some(), route.pattern.contains("{id}"));
-            assert!(id.is_none_or(|id| id > 0));
+            assert_eq!(ids.len(), route.handler.ids());
+            assert!(ids.iter().all(|id| *id > 0));
         }
         Err(ApiError::MethodNotAllowed(allowed)) => {
             assert!(!allowed.is_empty());
@@ -79,7 +79,7 @@ fn check_task_list(url: &str) {
         descending: false,
     }];
     check_sort(&query, store::tasks::SORT_FIELDS, default);
-    if let Ok(filter) = tasks::read_filter(&query) {
+    if let Ok(filter) = tasks::read_filter(&query, 1) {
         assert!(filter.project_id.flatten().is_none_or(|id| id > 0));
         for date in [&filter.due_before, &filter.due_after] {
             assert!(date.as_deref().is_none_or(time::is_valid_date));

@@ -58,6 +58,16 @@ impl Input {
         }
     }
 
+    /// An array field.
+    pub fn array(&mut self, field: &str) -> Field<Vec<Value>> {
+        match self.object.remove(field) {
+            None => Field::Absent,
+            Some(Value::Null) => Field::Null,
+            Some(Value::Array(values)) => Field::Value(values),
+            Some(_) => self.wrong_type(field, "must be an array"),
+        }
+    }
+
     /// A boolean field.
     pub fn boolean(&mut self, field: &str) -> Field<bool> {
         match self.object.remove(field) {

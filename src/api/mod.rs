@@ -12,6 +12,7 @@ pub mod docs;
 pub mod health;
 mod input;
 pub mod list;
+pub mod members;
 pub mod projects;
 pub mod tasks;
 

@@ -1,7 +1,8 @@
 //! Projects: `/projects`, `/projects/{id}`, and the tasks in a project,
-//! `/projects/{id}/tasks`. Ownership works exactly as for tasks: another
-//! user's project is a 404 on every route, including creating or listing
-//! tasks in it.
+//! `/projects/{id}/tasks`. The owner and the members see a project (each
+//! with their `role` in it); only the owner changes or deletes it (anyone
+//! else in it gets a 403); a project someone is not in is a 404 on every
+//! route, including creating or listing tasks in it.
 
 use super::body::{json_body, parse_json_object};
 use super::input::Input;
@@ -16,7 +17,7 @@ use crate::store::{self, StoreError};
 /// The writable fields.
 const WRITABLE: &[&str] = &["name", "description"];
 /// Read-only fields, ignored on input so a fetched project can be PUT back.
-const READ_ONLY: &[&str] = &["id", "task_count", "created_at", "updated_at"];
+const READ_ONLY: &[&str] = &["id", "task_count", "created_at", "updated_at", "role"];
 
 /// The filters of a project list, besides `limit`, `offset` and `sort`.
 pub const FILTERS: &[&str] = &["q"];
@@ -68,28 +69,30 @@ pub fn get(ctx: &mut Ctx, request: &Request, id: i64) -> ApiResult {
 pub fn replace(ctx: &mut Ctx, request: &Request, id: i64) -> ApiResult {
     let user = ctx.authenticate(request)?;
     let project = new_project_from_body(json_body(request)?)?;
-    let project = store::projects::replace(&ctx.db, user.id, id, &project)
-        .map_err(name_taken)?
-        .ok_or(ApiError::not_found(Entity::Project, id))?;
-    Ok(Response::json(200, &project))
+    let changed = store::projects::replace(&ctx.db, user.id, id, &project).map_err(name_taken)?;
+    Ok(Response::json(
+        200,
+        &ApiError::refused(changed, Entity::Project, id)?,
+    ))
 }
 
 /// `PATCH /projects/{id}`: JSON Merge Patch of the name and description.
 pub fn patch(ctx: &mut Ctx, request: &Request, id: i64) -> ApiResult {
     let user = ctx.authenticate(request)?;
     let patch = project_patch_from_body(json_body(request)?)?;
-    let project = store::projects::patch_project(&ctx.db, user.id, id, &patch)
-        .map_err(name_taken)?
-        .ok_or(ApiError::not_found(Entity::Project, id))?;
-    Ok(Response::json(200, &project))
+    let changed =
+        store::projects::patch_project(&ctx.db, user.id, id, &patch).map_err(name_taken)?;
+    Ok(Response::json(
+        200,
+        &ApiError::refused(changed, Entity::Project, id)?,
+    ))
 }
 
 /// `DELETE /projects/{id}`: 204; the project's tasks are deleted with it.
 pub fn delete(ctx: &mut Ctx, request: &Request, id: i64) -> ApiResult {
     let user = ctx.authenticate(request)?;
-    if !store::projects::delete(&ctx.db, user.id, id)? {
-        return Err(ApiError::not_found(Entity::Project, id));
-    }
+    let deleted = store::projects::delete(&ctx.db, user.id, id)?;
+    ApiError::refused(deleted, Entity::Project, id)?;
     Ok(Response::no_content())
 }
 
@@ -124,7 +127,7 @@ pub fn list_tasks(ctx: &mut Ctx, request: &Request, id: i64) -> ApiResult {
     let query = Query::from_url(request.target(), &filters)?;
     let filter = crate::model::TaskFilter {
         project_id: Some(Some(id)),
-        ..tasks::read_filter(&query)?
+        ..tasks::read_filter(&query, user.id)?
     };
     let default_sort = vec![SortKey {
         field: "priority",

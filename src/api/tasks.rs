@@ -1,6 +1,8 @@
-//! Tasks: `/tasks` and `/tasks/{id}`. Every route needs a bearer token, and a
-//! user only ever sees their own tasks: another user's task is a 404, and so
-//! is another user's project named in `project_id`.
+//! Tasks: `/tasks` and `/tasks/{id}`. Every route needs a credential. A
+//! user sees their own tasks and those of the projects they own or belong
+//! to (`store::tasks` says exactly who sees and changes what); any other
+//! task is a 404, and so is a project they cannot see named in
+//! `project_id`. A task they see but may not change (a viewer's) is a 403.
 //!
 //! `PUT` replaces every writable field (an omitted optional field returns to
 //! its default); `PATCH` is a JSON Merge Patch (RFC 7396): only the fields
@@ -12,7 +14,9 @@ use super::list::Query;
 use super::{ApiResult, Ctx};
 use crate::error::ApiError;
 use crate::http::{Request, Response};
-use crate::model::{Entity, ListQuery, NewTask, SortKey, TaskFilter, TaskPatch};
+use serde_json::Value;
+
+use crate::model::{Assignee, Entity, ListQuery, NewTask, SortKey, TaskFilter, TaskPatch};
 use crate::store::{self, StoreError};
 use crate::time;
 
@@ -36,11 +40,18 @@ const WRITABLE: &[&str] = &[
     "completed",
     "is_completed",
     "priority",
+    "assignee_id",
+    "tags",
 ];
+
+/// A task has at most this many tags, each 1 to [`TAG_MAX_CHARS`]
+/// characters.
+pub const MAX_TAGS: usize = 20;
+pub const TAG_MAX_CHARS: usize = 50;
 
 /// Read-only fields: ignored on input, so a task fetched with GET can be
 /// sent straight back with PUT.
-const READ_ONLY: &[&str] = &["id", "created_at", "updated_at"];
+const READ_ONLY: &[&str] = &["id", "created_at", "updated_at", "created_by"];
 
 /// The filters of a task list, besides `limit`, `offset` and `sort`.
 pub const FILTERS: &[&str] = &[
@@ -50,6 +61,8 @@ pub const FILTERS: &[&str] = &[
     "due_after",
     "overdue",
     "q",
+    "assignee_id",
+    "tag",
 ];
 
 /// `POST /tasks`: create a task. 201 with `Location: /tasks/{id}`.
@@ -60,9 +73,14 @@ pub fn create(ctx: &mut Ctx, request: &Request) -> ApiResult {
 }
 
 /// Stores a new task and answers 201; shared with `POST /projects/{id}/tasks`.
-pub fn insert(ctx: &mut Ctx, owner_id: i64, task: &NewTask) -> ApiResult {
-    let task = store::tasks::create(&ctx.db, owner_id, task)
-        .map_err(project_not_found(task.project_id))?;
+pub fn insert(ctx: &mut Ctx, caller: i64, task: &NewTask) -> ApiResult {
+    let created =
+        store::tasks::create(&ctx.db, caller, task).map_err(refused_reference(task.project_id))?;
+    let task = ApiError::refused(
+        created,
+        Entity::Project,
+        task.project_id.unwrap_or_default(),
+    )?;
     Ok(Response::created(format!("/tasks/{}", task.id), &task))
 }
 
@@ -75,7 +93,13 @@ pub fn list(ctx: &mut Ctx, request: &Request) -> ApiResult {
         field: "id",
         descending: false,
     }];
-    respond_with_page(ctx, user.id, &query, read_filter(&query)?, default_sort)
+    respond_with_page(
+        ctx,
+        user.id,
+        &query,
+        read_filter(&query, user.id)?,
+        default_sort,
+    )
 }
 
 /// Runs a task list query and answers with the page; shared with
@@ -98,8 +122,31 @@ pub fn respond_with_page(
     Ok(query.respond(&tasks, page))
 }
 
-/// The task filters of a list query.
-pub fn read_filter(query: &Query) -> Result<TaskFilter, ApiError> {
+/// The task filters of a list query; `assignee_id=me` is `caller`.
+pub fn read_filter(query: &Query, caller: i64) -> Result<TaskFilter, ApiError> {
+    let assignee = match query.get("assignee_id") {
+        None => None,
+        Some("none") => Some(Assignee::Nobody),
+        Some("me") => Some(Assignee::User(caller)),
+        Some(text) => match text.parse::<i64>() {
+            Ok(id) if id > 0 && text.bytes().all(|byte| byte.is_ascii_digit()) => {
+                Some(Assignee::User(id))
+            }
+            _ => {
+                return Err(ApiError::BadRequest(format!(
+                    "query parameter assignee_id must be a user id, me or none, not {text:?}"
+                )));
+            }
+        },
+    };
+    let tag = query.text("tag")?;
+    if let Some(tag) = &tag
+        && tag.chars().count() > TAG_MAX_CHARS
+    {
+        return Err(ApiError::BadRequest(format!(
+            "query parameter tag must be at most {TAG_MAX_CHARS} characters"
+        )));
+    }
     let project_id = match query.get("project_id") {
         None => None,
         Some("none") => Some(None),
@@ -119,6 +166,8 @@ pub fn read_filter(query: &Query) -> Result<TaskFilter, ApiError> {
         due_after: query.date("due_after")?,
         overdue: query.boolean("overdue")?,
         text: query.text("q")?,
+        assignee,
+        tag,
     })
 }
 
@@ -134,38 +183,46 @@ pub fn get(ctx: &mut Ctx, request: &Request, id: i64) -> ApiResult {
 pub fn replace(ctx: &mut Ctx, request: &Request, id: i64) -> ApiResult {
     let user = ctx.authenticate(request)?;
     let task = new_task_from_body(json_body(request)?)?;
-    let task = store::tasks::replace(&ctx.db, user.id, id, &task)
-        .map_err(project_not_found(task.project_id))?
-        .ok_or(ApiError::not_found(Entity::Task, id))?;
-    Ok(Response::json(200, &task))
+    let changed = store::tasks::replace(&ctx.db, user.id, id, &task)
+        .map_err(refused_reference(task.project_id))?;
+    Ok(Response::json(
+        200,
+        &ApiError::refused(changed, Entity::Task, id)?,
+    ))
 }
 
 /// `PATCH /tasks/{id}`: change only the fields present.
 pub fn patch(ctx: &mut Ctx, request: &Request, id: i64) -> ApiResult {
     let user = ctx.authenticate(request)?;
     let patch = task_patch_from_body(json_body(request)?)?;
-    let task = store::tasks::patch(&ctx.db, user.id, id, &patch)
-        .map_err(project_not_found(patch.project_id.flatten()))?
-        .ok_or(ApiError::not_found(Entity::Task, id))?;
-    Ok(Response::json(200, &task))
+    let changed = store::tasks::patch_task(&ctx.db, user.id, id, &patch)
+        .map_err(refused_reference(patch.project_id.flatten()))?;
+    Ok(Response::json(
+        200,
+        &ApiError::refused(changed, Entity::Task, id)?,
+    ))
 }
 
 /// `DELETE /tasks/{id}`: 204.
 pub fn delete(ctx: &mut Ctx, request: &Request, id: i64) -> ApiResult {
     let user = ctx.authenticate(request)?;
-    if !store::tasks::delete(&ctx.db, user.id, id)? {
-        return Err(ApiError::not_found(Entity::Task, id));
-    }
+    let deleted = store::tasks::delete(&ctx.db, user.id, id)?;
+    ApiError::refused(deleted, Entity::Task, id)?;
     Ok(Response::no_content())
 }
 
 /// A refused project reference is a 404 naming the project, exactly as if
-/// the client had asked for that project directly.
-fn project_not_found(project_id: Option<i64>) -> impl FnOnce(StoreError) -> ApiError {
+/// the client had asked for that project directly; a refused assignee is a
+/// 422 saying who may be one.
+fn refused_reference(project_id: Option<i64>) -> impl FnOnce(StoreError) -> ApiError {
     move |error| match (error, project_id) {
         (StoreError::NotFound(Entity::Project), Some(project_id)) => {
             ApiError::not_found(Entity::Project, project_id)
         }
+        (StoreError::Invalid("assignee_id"), _) => ApiError::invalid(
+            "assignee_id",
+            "must be someone who can see the task: its owner or a member of its project",
+        ),
         (error, _) => error.into(),
     }
 }
@@ -190,6 +247,8 @@ pub fn new_task_from_body(body: &[u8]) -> Result<NewTask, ApiError> {
         due_date: fields.due_date.flatten(),
         completed: fields.completed.unwrap_or(false),
         priority: fields.priority.unwrap_or(0),
+        assignee_id: fields.assignee_id.flatten(),
+        tags: fields.tags.unwrap_or_default(),
     })
 }
 
@@ -262,6 +321,20 @@ fn read_fields(input: &mut Input) -> TaskPatch {
         Field::Absent | Field::Invalid => None,
     };
 
+    let assignee_id = match input.integer("assignee_id") {
+        Field::Value(id) if (1..=MAX_SAFE_INTEGER).contains(&id) => Some(Some(id)),
+        Field::Value(_) => {
+            input.error(
+                "assignee_id",
+                "must be a user id (a positive whole number) or null",
+            );
+            None
+        }
+        Field::Null => Some(None),
+        Field::Absent | Field::Invalid => None,
+    };
+    let tags = read_tags(input);
+
     TaskPatch {
         project_id,
         title,
@@ -269,6 +342,53 @@ fn read_fields(input: &mut Input) -> TaskPatch {
         due_date,
         completed,
         priority,
+        assignee_id,
+        tags,
+    }
+}
+
+/// `tags`: an array of at most [`MAX_TAGS`] strings of 1 to
+/// [`TAG_MAX_CHARS`] characters, distinct ignoring case, kept in the order
+/// given. `null` is an error (`[]` clears them).
+fn read_tags(input: &mut Input) -> Option<Vec<String>> {
+    let values = match input.array("tags") {
+        Field::Value(values) => values,
+        Field::Null => {
+            input.error("tags", "must be an array of strings, not null");
+            return None;
+        }
+        Field::Absent | Field::Invalid => return None,
+    };
+    let mut tags: Vec<String> = Vec::with_capacity(values.len());
+    let mut problem = None;
+    if values.len() > MAX_TAGS {
+        problem = Some(format!("must have at most {MAX_TAGS} tags"));
+    }
+    for value in values {
+        let Value::String(tag) = value else {
+            problem = Some("must be an array of strings".to_owned());
+            break;
+        };
+        let length = tag.chars().count();
+        if tag.trim().is_empty() || length > TAG_MAX_CHARS || tag.contains('\0') {
+            problem = Some(format!(
+                "each tag must be 1 to {TAG_MAX_CHARS} characters, not blank"
+            ));
+            break;
+        }
+        let key = store::tasks::tag_key(&tag);
+        if tags.iter().any(|seen| store::tasks::tag_key(seen) == key) {
+            problem = Some(format!("{tag:?} is there twice (tags ignore case)"));
+            break;
+        }
+        tags.push(tag);
+    }
+    match problem {
+        Some(message) => {
+            input.error("tags", message);
+            None
+        }
+        None => Some(tags),
     }
 }
 

@@ -13,6 +13,7 @@
 pub mod api_keys;
 mod list;
 pub mod login_failures;
+pub mod members;
 #[cfg(feature = "postgres")]
 mod postgres;
 pub mod projects;
@@ -139,6 +140,9 @@ pub enum StoreError {
     /// A row the write refers to does not exist for this owner; names what
     /// (`Entity::Project`).
     NotFound(Entity),
+    /// A value the write was given breaks a rule only the database can
+    /// check (an assignee who cannot see the task); names the field.
+    Invalid(&'static str),
     /// The database cannot serve right now, and may later: the disk is
     /// full, the file or its file system is read-only, the storage failed
     /// the write, or the PostgreSQL server cannot be reached. A write that
@@ -155,6 +159,7 @@ impl fmt::Display for StoreError {
         match self {
             StoreError::Conflict(what) => write!(f, "duplicate {what}"),
             StoreError::NotFound(what) => write!(f, "no such {what}"),
+            StoreError::Invalid(field) => write!(f, "invalid {field}"),
             StoreError::Unavailable(message) | StoreError::Database(message) => {
                 f.write_str(message)
             }

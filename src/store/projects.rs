@@ -1,32 +1,60 @@
-//! Projects. As with tasks, the owner is in every `WHERE` clause. Names are
-//! unique per owner regardless of case (the `project_owner_name` index over
-//! `name_key`, the name lowercased here, since SQLite's NOCASE folds only
-//! ASCII; the same rule on both backends), and deleting a project deletes its tasks through the foreign
-//! key's `ON DELETE CASCADE`, in the same statement.
+//! Projects, and who may see and change them: the owner (who created the
+//! project) and its members see it; only the owner changes or deletes it.
+//! As with tasks, the caller's access is in every `WHERE` clause, so a
+//! project someone may not see is a 404, never a 403.
+//!
+//! Names are unique per owner regardless of case (the `project_owner_name`
+//! index over `name_key`, the name lowercased here, since SQLite's NOCASE
+//! folds only ASCII; the same rule on both backends), and deleting a
+//! project deletes its tasks and memberships through the foreign keys'
+//! `ON DELETE CASCADE`, in the same statement.
 
 use super::list::{self, Conditions};
 use super::sql::{Conn, ErrorKind, Row, SqlError};
 use super::{Db, StoreError};
-use crate::model::{Entity, ListQuery, NewProject, Page, Project, ProjectFilter, ProjectPatch};
+use crate::model::{
+    Change, ListQuery, NewProject, Page, Project, ProjectFilter, ProjectPatch, Role,
+};
 use crate::time;
 
 /// The fields a project list can be sorted by.
 pub const SORT_FIELDS: &[&str] = &["id", "name", "created_at", "updated_at"];
 
-/// `task_count` is counted on read through the `task_project_priority`
-/// index rather than stored, so it can never drift from the tasks.
-const PROJECT_COLUMNS: &str = "id, name, description, \
-     (SELECT count(*) FROM task WHERE task.project_id = project.id), created_at, updated_at";
+/// "The caller (`?1`) may see this project": they own it or belong to it.
+pub(super) const VISIBLE_PROJECT: &str = "(project.owner_id = ?1 OR project.id IN \
+     (SELECT project_id FROM project_member WHERE user_id = ?1))";
 
-fn project_from_row(row: &Row<'_>) -> Result<Project, SqlError> {
-    Ok(Project {
-        id: row.get(0)?,
-        name: row.get(1)?,
-        description: row.get(2)?,
-        task_count: row.get(3)?,
-        created_at: row.get(4)?,
-        updated_at: row.get(5)?,
-    })
+/// `task_count` is counted on read through the `task_project_priority`
+/// index rather than stored, so it can never drift from the tasks. The last
+/// two columns give the caller's (`?1`) role.
+const PROJECT_COLUMNS: &str = "project.id, project.name, project.description, \
+     (SELECT count(*) FROM task WHERE task.project_id = project.id), \
+     project.created_at, project.updated_at, project.owner_id, \
+     (SELECT role FROM project_member WHERE project_id = project.id AND user_id = ?1)";
+
+/// A project as `caller` sees it.
+fn project_from_row(caller: i64) -> impl Fn(&Row<'_>) -> Result<Project, SqlError> {
+    move |row| {
+        let owner: i64 = row.get(6)?;
+        let member_role: Option<String> = row.get(7)?;
+        let role = if owner == caller {
+            Role::Owner
+        } else {
+            member_role
+                .as_deref()
+                .and_then(Role::of_member)
+                .ok_or_else(|| SqlError::new(ErrorKind::Other, "a project the caller cannot see"))?
+        };
+        Ok(Project {
+            id: row.get(0)?,
+            name: row.get(1)?,
+            description: row.get(2)?,
+            task_count: row.get(3)?,
+            created_at: row.get(4)?,
+            updated_at: row.get(5)?,
+            role,
+        })
+    }
 }
 
 /// What makes two project names "the same": Unicode lowercase.
@@ -42,16 +70,17 @@ fn name_error(error: SqlError) -> StoreError {
     }
 }
 
-/// Creates a project; a name the owner already uses is `Conflict`.
-pub fn create(db: &Db, owner_id: i64, project: &NewProject) -> Result<Project, StoreError> {
+/// Creates a project owned by `caller`; a name they already use is
+/// `Conflict`.
+pub fn create(db: &Db, caller: i64, project: &NewProject) -> Result<Project, StoreError> {
+    let now = time::now_rfc3339();
     db.write(|tx| {
-        let now = time::now_rfc3339();
         let id: Option<i64> = tx
             .query_opt(
                 "INSERT INTO project (owner_id, name, name_key, description, created_at, updated_at)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?5) RETURNING id",
                 &[
-                    &owner_id,
+                    &caller,
                     &project.name,
                     &name_key(&project.name),
                     &project.description,
@@ -61,21 +90,21 @@ pub fn create(db: &Db, owner_id: i64, project: &NewProject) -> Result<Project, S
             )
             .map_err(name_error)?;
         let id = id.ok_or_else(|| StoreError::Database("INSERT returned no row".to_owned()))?;
-        let created = read(tx, owner_id, id)?.ok_or(StoreError::NotFound(Entity::Project))?;
-        Ok(created)
+        read(tx, caller, id)?
+            .ok_or_else(|| StoreError::Database("a created project is not visible".to_owned()))
     })
 }
 
-/// One page of the owner's projects.
+/// One page of the projects `caller` owns or belongs to.
 pub fn list(
     db: &Db,
-    owner_id: i64,
+    caller: i64,
     query: &ListQuery<ProjectFilter>,
 ) -> Result<Page<Project>, StoreError> {
-    let mut conditions = Conditions::default();
-    conditions.push("owner_id = ?", [Box::new(owner_id)]);
+    let mut conditions = Conditions::for_caller(caller);
+    conditions.push(VISIBLE_PROJECT, []);
     if let Some(text) = &query.filter.text {
-        conditions.push_contains(db.dialect(), &["name", "description"], text);
+        conditions.push_contains(db.dialect(), &["project.name", "project.description"], text);
     }
     let order = list::order_by(&query.sort, sort_expression, &[])?;
     list::page(
@@ -85,54 +114,73 @@ pub fn list(
         &conditions,
         &order,
         (query.limit, query.offset),
-        project_from_row,
+        project_from_row(caller),
     )
 }
 
 fn sort_expression(field: &str) -> Option<&'static str> {
     Some(match field {
-        "id" => "id",
-        "name" => "name_key",
-        "created_at" => "created_at",
-        "updated_at" => "updated_at",
+        "id" => "project.id",
+        "name" => "project.name_key",
+        "created_at" => "project.created_at",
+        "updated_at" => "project.updated_at",
         _ => return None,
     })
 }
 
-/// The project `id` if the owner has it.
-pub fn get(db: &Db, owner_id: i64, id: i64) -> Result<Option<Project>, StoreError> {
-    db.read(|conn| read(conn, owner_id, id))
+/// The project `id` if `caller` may see it.
+pub fn get(db: &Db, caller: i64, id: i64) -> Result<Option<Project>, StoreError> {
+    db.read(|conn| read(conn, caller, id))
 }
 
-fn read(conn: &mut Conn<'_>, owner_id: i64, id: i64) -> Result<Option<Project>, StoreError> {
+pub(super) fn read(
+    conn: &mut Conn<'_>,
+    caller: i64,
+    id: i64,
+) -> Result<Option<Project>, StoreError> {
     Ok(conn.query_opt(
-        &format!("SELECT {PROJECT_COLUMNS} FROM project WHERE id = ?1 AND owner_id = ?2"),
-        &[&id, &owner_id],
-        project_from_row,
+        &format!(
+            "SELECT {PROJECT_COLUMNS} FROM project WHERE project.id = ?2 AND {VISIBLE_PROJECT}"
+        ),
+        &[&caller, &id],
+        project_from_row(caller),
     )?)
 }
 
-/// Replaces the name and description of the owner's project `id` (`PUT`).
+/// Why a change to project `id` the caller could not make did not happen:
+/// they may see it but not change it (403), or not even see it (404).
+pub(super) fn refusal<T>(
+    conn: &mut Conn<'_>,
+    caller: i64,
+    id: i64,
+) -> Result<Change<T>, StoreError> {
+    Ok(match read(conn, caller, id)? {
+        Some(_) => Change::Forbidden(format!("to be the owner of project {id}")),
+        None => Change::NotFound,
+    })
+}
+
+/// Replaces the name and description of project `id` (`PUT`).
 pub fn replace(
     db: &Db,
-    owner_id: i64,
+    caller: i64,
     id: i64,
     project: &NewProject,
-) -> Result<Option<Project>, StoreError> {
+) -> Result<Change<Project>, StoreError> {
     let patch = ProjectPatch {
         name: Some(project.name.clone()),
         description: Some(project.description.clone()),
     };
-    patch_project(db, owner_id, id, &patch)
+    patch_project(db, caller, id, &patch)
 }
 
-/// Changes the fields present in `patch` (`PATCH`).
+/// Changes the fields present in `patch` (`PATCH`); the owner only.
 pub fn patch_project(
     db: &Db,
-    owner_id: i64,
+    caller: i64,
     id: i64,
     patch: &ProjectPatch,
-) -> Result<Option<Project>, StoreError> {
+) -> Result<Change<Project>, StoreError> {
     let now = time::now_rfc3339();
     let new_key = patch.name.as_deref().map(name_key);
     let replaces_description = patch.description.is_some();
@@ -147,10 +195,10 @@ pub fn patch_project(
                      name_key = COALESCE(?4, name_key),
                      description = CASE WHEN ?5 THEN ?6 ELSE description END,
                      updated_at = ?7
-                 WHERE id = ?1 AND owner_id = ?2",
+                 WHERE id = ?2 AND owner_id = ?1",
                 &[
+                    &caller,
                     &id,
-                    &owner_id,
                     &patch.name,
                     &new_key,
                     &replaces_description,
@@ -160,21 +208,24 @@ pub fn patch_project(
             )
             .map_err(name_error)?;
         if changed == 0 {
-            return Ok(None);
+            return refusal(tx, caller, id);
         }
-        let project = read(tx, owner_id, id)?;
-        Ok(project)
+        Ok(read(tx, caller, id)?.map_or(Change::NotFound, Change::Done))
     })
 }
 
-/// Deletes the owner's project `id` and, by cascade, its tasks; `false` if
-/// they have no such project.
-pub fn delete(db: &Db, owner_id: i64, id: i64) -> Result<bool, StoreError> {
-    let deleted = db.write(|tx| {
-        Ok(tx.execute(
-            "DELETE FROM project WHERE id = ?1 AND owner_id = ?2",
-            &[&id, &owner_id],
-        )?)
-    })?;
-    Ok(deleted == 1)
+/// Deletes project `id` and, by cascade, its tasks and memberships; the
+/// owner only.
+pub fn delete(db: &Db, caller: i64, id: i64) -> Result<Change<()>, StoreError> {
+    db.write(|tx| {
+        let deleted = tx.execute(
+            "DELETE FROM project WHERE id = ?2 AND owner_id = ?1",
+            &[&caller, &id],
+        )?;
+        if deleted == 1 {
+            Ok(Change::Done(()))
+        } else {
+            refusal(tx, caller, id)
+        }
+    })
 }

@@ -224,13 +224,15 @@ impl From<SqlError> for StoreError {
 }
 
 /// `sql` with SQLite's placeholders (`?1`, `?`) rewritten in PostgreSQL's
-/// (`$1`): a bare `?` takes the next number. Text inside single quotes,
-/// double quotes and comments is copied as it is.
+/// (`$1`), numbered by SQLite's rule: a bare `?` takes one more than the
+/// largest number so far, so `?1 ... ? ... ?` is `$1 ... $2 ... $3` on both.
+/// Text inside single quotes, double quotes and `--` comments is copied as
+/// it is (the store's SQL has no other kind of comment or quoting).
 #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
 pub fn numbered_placeholders(sql: &str) -> String {
     let mut out = String::with_capacity(sql.len() + 8);
     let mut chars = sql.chars().peekable();
-    let mut next = 1;
+    let mut largest = 0u32;
     while let Some(c) = chars.next() {
         match c {
             '\'' | '"' => {
@@ -252,15 +254,17 @@ pub fn numbered_placeholders(sql: &str) -> String {
                 }
             }
             '?' => {
-                out.push('$');
-                if chars.peek().is_some_and(char::is_ascii_digit) {
-                    while let Some(digit) = chars.next_if(char::is_ascii_digit) {
-                        out.push(digit);
-                    }
-                } else {
-                    out.push_str(&next.to_string());
-                    next += 1;
+                let mut digits = String::new();
+                while let Some(digit) = chars.next_if(char::is_ascii_digit) {
+                    digits.push(digit);
                 }
+                let number = match digits.parse::<u32>() {
+                    Ok(number) => number,
+                    Err(_) => largest + 1,
+                };
+                largest = largest.max(number);
+                out.push('$');
+                out.push_str(&number.to_string());
             }
             _ => out.push(c),
         }
@@ -285,6 +289,11 @@ mod tests {
         assert_eq!(
             numbered_placeholders("SELECT '?', \"a?\" -- why?\n, ?"),
             "SELECT '?', \"a?\" -- why?\n, $1"
+        );
+        // SQLite's rule when the styles mix: one more than the largest.
+        assert_eq!(
+            numbered_placeholders("a = ?1 AND b = ? AND c IN (?1, ?) AND d = ?3 AND e = ?"),
+            "a = $1 AND b = $2 AND c IN ($1, $3) AND d = $3 AND e = $4"
         );
     }
 }

@@ -145,6 +145,20 @@ pub fn find_for_login(db: &Db, login: &str) -> Result<Option<Credentials>, Store
     })
 }
 
+/// The id of the user whose username or email is `login`, read inside a
+/// transaction (adding a project member).
+pub(super) fn find_id(conn: &mut Conn<'_>, login: &str) -> Result<Option<i64>, StoreError> {
+    if login.contains('\0') {
+        return Ok(None);
+    }
+    let sql = format!(
+        "SELECT id FROM \"user\" WHERE {} OR {}",
+        matches_login(conn.dialect(), "username"),
+        matches_login(conn.dialect(), "email")
+    );
+    Ok(conn.query_opt(&sql, &[&login], |row| row.get(0))?)
+}
+
 /// The user with this id, with their password hash.
 pub fn credentials(db: &Db, id: i64) -> Result<Option<Credentials>, StoreError> {
     db.read(|conn| {

@@ -1,7 +1,8 @@
 // The Swagger UI page at /docs, end to end in headless Chromium:
 // open /docs, Authorize with a registered user's username and password
 // (the OAuth2 password flow against POST /auth/login), then execute
-// POST /tasks and GET /tasks from the page and check the statuses it shows.
+// POST /tasks and GET /tasks, and share a project (POST /projects, POST and
+// GET /projects/{id}/members) from the page, and check what it shows.
 //
 // The machine has no internet, so this script serves npm's swagger-ui-dist
 // itself and points the server's --docs-assets-url at it. It starts the
@@ -82,14 +83,17 @@ function startServer(assetsUrl) {
   });
 }
 
-// Expands an operation, clicks "Try it out", optionally sets the body,
-// executes, and returns the status Swagger UI shows.
-async function execute(page, method, apiPath, body) {
+// Expands an operation, clicks "Try it out", fills the path parameters
+// and optionally the body, executes, and returns the status Swagger UI shows.
+async function execute(page, method, apiPath, body, pathParameters = {}) {
   const operation = page.locator(`.opblock-${method}`)
     .filter({ has: page.locator(`.opblock-summary-path[data-path="${apiPath}"]`) })
     .first();
   await operation.locator('.opblock-summary').first().click();
   await operation.locator('button.try-out__btn').click();
+  for (const [name, value] of Object.entries(pathParameters)) {
+    await operation.locator(`tr[data-param-name="${name}"] input`).fill(String(value));
+  }
   if (body !== undefined) {
     await operation.locator('textarea.body-param__text').fill(JSON.stringify(body));
   }
@@ -111,6 +115,12 @@ async function main() {
     body: JSON.stringify({ username, password }),
   });
   if (registered.status !== 201) throw new Error(`register: ${registered.status}`);
+  const friend = await fetch(`${base}/auth/register`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ username: 'swagger-friend', password }),
+  });
+  if (friend.status !== 201) throw new Error(`register the friend: ${friend.status}`);
 
   const browser = await chromium.launch({
     executablePath: chromiumPath,
@@ -148,11 +158,26 @@ async function main() {
   const listBody = await page.locator('.opblock-get')
     .filter({ has: page.locator('.opblock-summary-path[data-path="/tasks"]') })
     .first().locator('.live-responses-table tr.response .response-col_description').first().innerText();
-  if (!listBody.includes('Made in Swagger UI')) throw new Error('GET /tasks did not show the new task');
+  if (!listBody.includes('Made in Swagger UI')) throw new Error(`GET /tasks did not show the new task: ${listBody.slice(0, 300)}`);
+
+  // Sharing: a project (the first of this fresh database, id 1), a member
+  // added to it, and the member list, all from the page.
+  const project = await execute(page, 'post', '/projects', { name: 'Shared from Swagger UI' });
+  if (project !== '201') throw new Error(`POST /projects showed ${project}, expected 201`);
+  const added = await execute(page, 'post', '/projects/{id}/members',
+    { user: 'swagger-friend', role: 'viewer' }, { id: 1 });
+  if (added !== '201') throw new Error(`POST /projects/{id}/members showed ${added}, expected 201`);
+  const members = await execute(page, 'get', '/projects/{id}/members', undefined, { id: 1 });
+  if (members !== '200') throw new Error(`GET /projects/{id}/members showed ${members}, expected 200`);
+  const membersBody = await page.locator('.opblock-get')
+    .filter({ has: page.locator('.opblock-summary-path[data-path="/projects/{id}/members"]') })
+    .first().locator('.live-responses-table tr.response .response-col_description').first().innerText();
+  if (!membersBody.includes('swagger-friend')) throw new Error('the member list did not show the new member');
 
   mkdirSync(path.dirname(screenshot), { recursive: true });
   await page.screenshot({ path: screenshot, fullPage: false });
-  console.log(`ok: authorized in Swagger UI, POST /tasks 201, GET /tasks 200; screenshot ${screenshot}`);
+  console.log('ok: authorized in Swagger UI, POST /tasks 201, GET /tasks 200, '
+    + `POST /projects 201, POST and GET /projects/{id}/members 201 and 200; screenshot ${screenshot}`);
 }
 
 try {

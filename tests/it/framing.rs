@@ -346,7 +346,7 @@ fn the_early_answer_to_a_request_without_a_credential_agrees_with_its_handler() 
 
     let app = TestApp::spawn();
     for route in ROUTES {
-        let path = route.pattern.replace("{id}", "1");
+        let path = route.pattern.replace("{id}", "1").replace("{user_id}", "2");
         let method = route.method.as_str();
         let handled = app
             .call(method, &path)

@@ -21,6 +21,7 @@ mod postgres;
 mod projects;
 mod security;
 mod server;
+mod sharing;
 mod shutdown;
 mod support;
 mod tasks;

@@ -25,7 +25,7 @@ const MIGRATION_2: &str = include_str!("../../migrations/0002-projects.sql");
 const MIGRATION_3: &str = include_str!("../../migrations/0003-accounts.sql");
 
 /// The newest schema version; every upgrade ends here.
-const LATEST_VERSION: i64 = 5;
+const LATEST_VERSION: i64 = 6;
 
 #[test]
 fn a_version_1_database_upgrades_in_place_with_users_tasks_and_tokens_intact() {
@@ -77,10 +77,12 @@ fn a_version_1_database_upgrades_in_place_with_users_tasks_and_tokens_intact() {
         json!([
             {"id": 1, "project_id": null, "title": "first", "description": "kept",
              "due_date": "2026-02-03", "completed": false, "priority": 4,
-             "created_at": "2026-01-01T00:00:00Z", "updated_at": "2026-01-02T00:00:00Z"},
+             "created_at": "2026-01-01T00:00:00Z", "updated_at": "2026-01-02T00:00:00Z",
+             "assignee_id": null, "created_by": 1, "tags": []},
             {"id": 2, "project_id": null, "title": "second", "description": "kept",
              "due_date": "2026-02-03", "completed": true, "priority": 4,
-             "created_at": "2026-01-01T00:00:00Z", "updated_at": "2026-01-02T00:00:00Z"},
+             "created_at": "2026-01-01T00:00:00Z", "updated_at": "2026-01-02T00:00:00Z",
+             "assignee_id": null, "created_by": 1, "tags": []},
         ])
     );
 
@@ -128,6 +130,16 @@ fn a_version_3_database_upgrades_in_place_with_every_row_and_reference_intact() 
 
     assert_eq!(every_row(&path), rows_before);
     assert_database_intact(&path);
+    // Migration 6: every existing task was created by its owner.
+    let uncredited: i64 = Connection::open(&path)
+        .unwrap()
+        .query_row(
+            "SELECT count(*) FROM task WHERE created_by IS NOT owner_id",
+            [],
+            |row| row.get(0),
+        )
+        .unwrap();
+    assert_eq!(uncredited, 0);
     let db = Connection::open(&path).unwrap();
     let version: i64 = db
         .query_row("PRAGMA user_version", [], |row| row.get(0))
@@ -327,11 +339,26 @@ fn api_key(digit: char) -> String {
 fn every_row(path: &Path) -> Vec<String> {
     let db = Connection::open(path).unwrap();
     let mut rows = Vec::new();
-    for table in ["setting", "user", "project", "task", "api_key"] {
+    // The columns of version 3; later ones (task.created_by) are checked
+    // where they are added.
+    for (table, columns) in [
+        ("setting", "*"),
+        ("user", "*"),
+        ("project", "*"),
+        (
+            "task",
+            "id, owner_id, project_id, title, description, due_date, completed, priority, \
+             created_at, updated_at",
+        ),
+        ("api_key", "*"),
+    ] {
         rows.extend(
-            query_as_text(&db, &format!("SELECT * FROM {table} ORDER BY rowid"))
-                .into_iter()
-                .map(|row| format!("{table}: {row}")),
+            query_as_text(
+                &db,
+                &format!("SELECT {columns} FROM {table} ORDER BY rowid"),
+            )
+            .into_iter()
+            .map(|row| format!("{table}: {row}")),
         );
     }
     rows
@@ -351,7 +378,20 @@ fn user_table_shape(path: &Path) -> Vec<String> {
         "PRAGMA foreign_key_list('task')",
         "PRAGMA foreign_key_list('api_key')",
     ] {
-        shape.extend(query_as_text(&db, pragma));
+        // Migration 6 adds task.assignee_id and task.created_by, which also
+        // refer to user: not part of the shape migration 4 must keep, and
+        // they renumber the task's foreign keys (the leading `id=`).
+        shape.extend(
+            query_as_text(&db, pragma)
+                .into_iter()
+                .filter(|row| !row.contains("assignee_id") && !row.contains("created_by"))
+                .map(|row| match row.strip_prefix("id=Integer(") {
+                    Some(rest) => rest
+                        .split_once(") ")
+                        .map_or(row.clone(), |(_, r)| r.to_owned()),
+                    None => row,
+                }),
+        );
     }
     let indexes: Vec<String> = db
         .prepare("SELECT name FROM pragma_index_list('user') ORDER BY name")

@@ -61,10 +61,19 @@ fn processes_starting_together_on_an_empty_database_migrate_it_once() {
     for process in [&a, &b] {
         assert_eq!(process.call("GET", "/healthz").send().status, 200);
     }
+    // Each migration file once: "1,2,...".
+    let files = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations/postgres"))
+        .unwrap()
+        .filter(|entry| {
+            entry
+                .as_ref()
+                .is_ok_and(|entry| entry.path().extension().is_some_and(|ext| ext == "sql"))
+        })
+        .count();
+    let expected: Vec<String> = (1..=files).map(|version| version.to_string()).collect();
     assert_eq!(
-        db.scalar("SELECT string_agg(version::text, ',' ORDER BY version) FROM schema_migration")
-            .as_deref(),
-        Some("1")
+        db.scalar("SELECT string_agg(version::text, ',' ORDER BY version) FROM schema_migration"),
+        Some(expected.join(","))
     );
 }
 

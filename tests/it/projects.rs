@@ -1284,9 +1284,14 @@ fn assert_project_shape(project: &Value) {
             "description",
             "id",
             "name",
+            "role",
             "task_count",
             "updated_at"
         ],
+        "{project}"
+    );
+    assert!(
+        ["owner", "editor", "viewer"].contains(&project["role"].as_str().unwrap_or_default()),
         "{project}"
     );
     assert!(project["id"].as_i64().is_some_and(|id| id > 0), "{project}");

@@ -51,7 +51,7 @@ fn every_id_route_answers_another_users_id_with_404_and_changes_nothing() {
         let method = route.method.as_str();
         let anns_id = ann.id_for(route);
         let theirs = ann.path_for(route);
-        let missing = route.pattern.replace("{id}", &MISSING_ID.to_string());
+        let missing = ann.path_with_id(route, MISSING_ID);
         // A body Bob could send to his own object, so that only ownership
         // can refuse it.
         let (body, _) = owner_call(route, &bob);
@@ -255,6 +255,16 @@ fn every_json_route_refuses_ownership_and_privilege_fields_and_writes_nothing() 
         let method = route.method.as_str();
         let path = ann.path_for(route);
         for field in PRIVILEGED_FIELDS {
+            // A project shows the caller's `role`, ignored on input like its
+            // other read-only fields; a member's `user_id` is read-only too.
+            let pattern = canonical(route);
+            let read_only = (*field == "role"
+                && pattern.starts_with("/projects")
+                && !pattern.contains("/members"))
+                || (*field == "user_id" && pattern.contains("/members"));
+            if read_only {
+                continue;
+            }
             let mut body = body.clone();
             body[*field] = json!(bob.session.user_id);
             let reply = app
@@ -880,7 +890,8 @@ fn credentials_in_the_url_or_a_cookie_are_not_accepted() {
 // The route table, as its owner calls it.
 
 /// A user with one of each object an `{id}` route names: a project with a
-/// task in it, a task in no project, and an API key.
+/// task in it and a viewer (`{user_id}`), a task in no project, and an API
+/// key; and a registered user who is in none of their projects, to add.
 struct Owner {
     name: String,
     session: Session,
@@ -889,6 +900,8 @@ struct Owner {
     loose_task_id: i64,
     key: String,
     key_id: i64,
+    member_id: i64,
+    newcomer: String,
 }
 
 impl Owner {
@@ -913,6 +926,14 @@ impl Owner {
             .bearer(&session.token)
             .json(json!({"name": format!("{name} script")}));
         assert_eq!(key.status, 201, "{}", key.text);
+        let member = app.register(&format!("{name}-pal"));
+        let added = app
+            .post(&format!("/projects/{project_id}/members"))
+            .bearer(&session.token)
+            .json(json!({"user": format!("{name}-pal"), "role": "viewer"}));
+        assert_eq!(added.status, 201, "{}", added.text);
+        let newcomer = format!("{name}-new");
+        app.register(&newcomer);
         Owner {
             name: name.to_owned(),
             session,
@@ -921,6 +942,8 @@ impl Owner {
             loose_task_id: id_of(&loose),
             key: key.body["key"].as_str().expect("a key").to_owned(),
             key_id: id_of(&key.body),
+            member_id: member.user_id,
+            newcomer,
         }
     }
 
@@ -929,7 +952,10 @@ impl Owner {
     fn id_for(&self, route: &Route) -> i64 {
         match canonical(route) {
             "/tasks/{id}" => self.task_id,
-            "/projects/{id}" | "/projects/{id}/tasks" => self.project_id,
+            "/projects/{id}"
+            | "/projects/{id}/tasks"
+            | "/projects/{id}/members"
+            | "/projects/{id}/members/{user_id}" => self.project_id,
             "/auth/api-keys/{id}" => self.key_id,
             pattern => panic!(
                 "{pattern} names an object the security tests do not know: \
@@ -938,15 +964,22 @@ impl Owner {
         }
     }
 
-    /// `route`'s path, with this owner's object for an `{id}`.
+    /// `route`'s path, with this owner's object for an `{id}` (and their
+    /// project's viewer for a `{user_id}`).
     fn path_for(&self, route: &Route) -> String {
         if route.pattern.contains("{id}") {
-            route
-                .pattern
-                .replace("{id}", &self.id_for(route).to_string())
+            self.path_with_id(route, self.id_for(route))
         } else {
             route.pattern.to_owned()
         }
+    }
+
+    /// `route`'s path with `id` for its `{id}`.
+    fn path_with_id(&self, route: &Route, id: i64) -> String {
+        route
+            .pattern
+            .replace("{id}", &id.to_string())
+            .replace("{user_id}", &self.member_id.to_string())
     }
 }
 
@@ -968,7 +1001,9 @@ fn owner_call(route: &Route, owner: &Owner) -> (Option<Value>, u16) {
             | "/tasks/{id}"
             | "/projects"
             | "/projects/{id}"
-            | "/projects/{id}/tasks",
+            | "/projects/{id}/tasks"
+            | "/projects/{id}/members"
+            | "/projects/{id}/members/{user_id}",
         ) => (None, 200),
         ("POST", "/auth/register") => (
             Some(json!({"username": format!("{name}-again"), "password": password})),
@@ -990,6 +1025,11 @@ fn owner_call(route: &Route, owner: &Owner) -> (Option<Value>, u16) {
         ("PUT", "/projects/{id}") => (Some(json!({"name": "Replaced"})), 200),
         ("PATCH", "/projects/{id}") => (Some(json!({"description": "Patched"})), 200),
         ("POST", "/projects/{id}/tasks") => (Some(json!({"title": "Filed"})), 201),
+        ("POST", "/projects/{id}/members") => {
+            (Some(json!({"user": owner.newcomer, "role": "viewer"})), 201)
+        }
+        ("PATCH", "/projects/{id}/members/{user_id}") => (Some(json!({"role": "editor"})), 200),
+        ("DELETE", "/projects/{id}/members/{user_id}") => (None, 204),
         (method, pattern) => panic!(
             "{method} {pattern} is a route the security tests do not know: \
              add it to owner_call in tests/it/security.rs"

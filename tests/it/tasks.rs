@@ -51,6 +51,8 @@ fn creating_a_task_with_every_field_returns_each_of_them() {
         "due_date": "2026-04-15",
         "completed": true,
         "priority": 3,
+        "assignee_id": ann.user_id,
+        "tags": ["Money", "home"],
     }));
 
     assert_eq!(reply.status, 201, "{}", reply.text);
@@ -64,6 +66,9 @@ fn creating_a_task_with_every_field_returns_each_of_them() {
             "due_date": "2026-04-15",
             "completed": true,
             "priority": 3,
+            "assignee_id": ann.user_id,
+            "created_by": ann.user_id,
+            "tags": ["Money", "home"],
         })
     );
 }
@@ -924,18 +929,22 @@ fn assert_task_shape(task: &Value) {
     assert_eq!(
         names,
         [
+            "assignee_id",
             "completed",
             "created_at",
+            "created_by",
             "description",
             "due_date",
             "id",
             "priority",
             "project_id",
+            "tags",
             "title",
             "updated_at"
         ],
         "{task}"
     );
+    assert!(task["tags"].is_array(), "{task}");
     assert!(task["id"].as_i64().is_some_and(|id| id > 0), "{task}");
     assert!(task["title"].is_string(), "{task}");
     assert!(task["completed"].is_boolean(), "{task}");

@@ -14,7 +14,10 @@ use super::super::StoreError;
 use super::super::sql::SqlError;
 
 /// Every migration in order; `schema_migration` holds the versions applied.
-const MIGRATIONS: &[&str] = &[include_str!("../../../migrations/postgres/0001-schema.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("../../../migrations/postgres/0001-schema.sql"),
+    include_str!("../../../migrations/postgres/0002-sharing.sql"),
+];
 
 /// The advisory lock's key: any constant every taskapi process uses.
 const MIGRATION_LOCK: i64 = i64::from_be_bytes(*b"\0taskmig");

@@ -44,6 +44,7 @@ const MIGRATIONS: &[Migration] = &[
         "../../../migrations/0004-user-ids-never-reused.sql"
     )),
     Migration::enforced(include_str!("../../../migrations/0005-login-failures.sql")),
+    Migration::enforced(include_str!("../../../migrations/0006-sharing.sql")),
 ];
 
 /// One schema change: its SQL and how foreign keys are treated while it runs.
