@@ -48,11 +48,17 @@ const EDITABLE: &str = "(task.owner_id = ?1 OR task.project_id IN \
 /// The columns of a task, its tags gathered by a correlated subquery on
 /// `task_tag`'s primary key as a JSON array (each backend has its own
 /// aggregate for that).
+///
+/// On SQLite the aggregate reads an ordered subquery rather than taking an
+/// `ORDER BY` of its own: the primary key `(task_id, position)` already
+/// yields the tags in order, while `json_group_array(tag ORDER BY
+/// position)` built a sorter for every row, which halved the rate of
+/// `GET /tasks` in the benchmark (9,852 to 5,173 requests a second).
 fn task_columns(dialect: Dialect) -> String {
     let tags = match dialect {
         Dialect::Sqlite => {
-            "(SELECT json_group_array(tag ORDER BY position) FROM task_tag \
-             WHERE task_id = task.id)"
+            "(SELECT json_group_array(tag) FROM \
+             (SELECT tag FROM task_tag WHERE task_id = task.id ORDER BY position))"
         }
         Dialect::Postgres => {
             "(SELECT coalesce(json_agg(tag ORDER BY position), '[]')::text FROM task_tag \
