@@ -61,7 +61,17 @@ fn processes_starting_together_on_an_empty_database_migrate_it_once() {
     for process in [&a, &b] {
         assert_eq!(process.call("GET", "/healthz").send().status, 200);
     }
-    // Each migration file once: "1,2,...".
+    assert_eq!(applied_versions(&db), every_version());
+}
+
+/// The versions `schema_migration` records, as "1,2".
+fn applied_versions(db: &TestDb) -> String {
+    db.scalar("SELECT string_agg(version::text, ',' ORDER BY version) FROM schema_migration")
+        .unwrap_or_default()
+}
+
+/// Every migration file once, as "1,2,...".
+fn every_version() -> String {
     let files = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations/postgres"))
         .unwrap()
         .filter(|entry| {
@@ -70,11 +80,54 @@ fn processes_starting_together_on_an_empty_database_migrate_it_once() {
                 .is_ok_and(|entry| entry.path().extension().is_some_and(|ext| ext == "sql"))
         })
         .count();
-    let expected: Vec<String> = (1..=files).map(|version| version.to_string()).collect();
+    let versions: Vec<String> = (1..=files).map(|version| version.to_string()).collect();
+    versions.join(",")
+}
+
+#[test]
+fn a_database_at_schema_version_1_upgrades_in_place_keeping_its_rows() {
+    let Some((_dir, db, url)) = fresh_url() else {
+        return;
+    };
+    // Version 1 as a server of that version made it: its one migration,
+    // recorded, and rows written with plain SQL.
+    let version_1 = include_str!("../../migrations/postgres/0001-schema.sql");
+    db.execute(&format!(
+        "{version_1}
+         CREATE TABLE schema_migration (
+             version bigint PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now());
+         INSERT INTO schema_migration (version) VALUES (1);"
+    ));
+    let hash = taskapi::credentials::Passwords::new(1)
+        .hash("password-ann")
+        .unwrap();
+    db.execute(&format!(
+        "INSERT INTO \"user\" (username, password_hash, created_at)
+             VALUES ('ann', '{hash}', '2026-01-01T00:00:00Z');
+         INSERT INTO project (owner_id, name, name_key, created_at, updated_at)
+             VALUES (1, 'Home', 'home', '2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z');
+         INSERT INTO task (owner_id, project_id, title, created_at, updated_at)
+             VALUES (1, 1, 'kept', '2026-01-01T00:00:00Z', '2026-01-02T00:00:00Z');"
+    ));
+
+    let server = Binary::start_on(&url, &[], &[]);
+    assert_eq!(applied_versions(&db), every_version());
+    let token = login(&server, "ann", "password-ann").body["access_token"]
+        .as_str()
+        .expect("ann logs in after the upgrade")
+        .to_owned();
+    let tasks = server.call("GET", "/tasks").bearer(&token).send();
     assert_eq!(
-        db.scalar("SELECT string_agg(version::text, ',' ORDER BY version) FROM schema_migration"),
-        Some(expected.join(","))
+        tasks.body,
+        json!([{"id": 1, "project_id": 1, "title": "kept", "description": null,
+                "due_date": null, "completed": false, "priority": 0,
+                "created_at": "2026-01-01T00:00:00Z", "updated_at": "2026-01-02T00:00:00Z",
+                "assignee_id": null, "created_by": 1, "tags": []}]),
+        "{}",
+        tasks.text
     );
+    let project = server.call("GET", "/projects/1").bearer(&token).send();
+    assert_eq!(project.body["role"], "owner", "{}", project.text);
 }
 
 #[test]
