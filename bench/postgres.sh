@@ -85,9 +85,10 @@ SELECT 'user' || g, (SELECT password_hash FROM "user" WHERE id = 1), '$now'
 FROM generate_series(2, 1000) g;
 INSERT INTO project (owner_id, name, name_key, description, created_at, updated_at)
 VALUES (1, 'Project 1', 'project 1', 'seeded project', '$now', '$now');
-INSERT INTO task (owner_id, project_id, title, description, due_date, completed, priority,
-                  created_at, updated_at)
+INSERT INTO task (owner_id, created_by, project_id, title, description, due_date, completed,
+                  priority, created_at, updated_at)
 SELECT CASE WHEN n < 50 THEN 1 ELSE 2 + (n - 50) % 999 END,
+       CASE WHEN n < 50 THEN 1 ELSE 2 + (n - 50) % 999 END,
        CASE WHEN n < 50 AND n % 10 <> 0 THEN 1 END,
        'Task ' || n || ': follow up on item ' || n * 7 % 1000,
        'Seeded task number ' || n || ', with a description of realistic length.',
