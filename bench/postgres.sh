@@ -15,6 +15,7 @@
 # bench/results-postgres.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source bench/lib.sh
 
 duration=${DURATION:-10s}
 connections=${CONNECTIONS:-32}
@@ -37,21 +38,6 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
-
-free_port() {
-  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-
-# Waits for "... listening on http://HOST:PORT" as the first line of $1.
-base_url() {
-  for _ in $(seq 200); do
-    if [ -s "$1" ]; then
-      head -1 "$1" | sed -n 's/.* listening on \(http:\/\/.*\)$/\1/p'
-      return
-    fi
-    sleep 0.05
-  done
-}
 
 # CPU seconds (user + system) used so far by the processes `pgrep "$@"`
 # finds.
@@ -99,24 +85,14 @@ FROM generate_series(0, 99999) n;
 ANALYZE;
 SQL
 
-cat > "$work/post.lua" <<LUA
-wrk.method = "POST"
-wrk.body = '{"title": "benchmark task", "description": "made by wrk", "priority": 3}'
-wrk.headers["Content-Type"] = "application/json"
-LUA
-cat > "$work/patch.lua" <<LUA
-wrk.method = "PATCH"
-wrk.body = '{"priority": 4, "completed": true}'
-wrk.headers["Content-Type"] = "application/merge-patch+json"
-LUA
+write_wrk_scripts "$work"
 
 rows="$work/rows.tsv"
 : > "$rows"
 # scenarios SETUP BASE: every scenario against BASE, one row each.
 scenarios() {
   local setup=$1 api=$2 token task_id
-  token=$(curl -sf "$api/auth/login" -d username=bench -d password=password-bench \
-    | sed 's/.*"access_token":"\([^"]*\)".*/\1/')
+  token=$(login_token "$api" bench)
   task_id=$(curl -sf "$api/tasks?limit=1&offset=25" -H "Authorization: Bearer $token" \
     | sed 's/^\[{"id":\([0-9]*\).*/\1/')
   local auth=(-H "Authorization: Bearer $token")
@@ -136,16 +112,14 @@ run() {
   taskapi_before=$(cpu_seconds -f "target/release/taskapi")
   postgres_before=$(cpu_seconds -u postgres)
   wrk -t"$threads" -c"$connections" -d"$duration" --latency "$@" "$url" > "$work/wrk.txt" 2>&1 || true
-  local taskapi_cpu postgres_cpu rps p99 errors
+  local taskapi_cpu postgres_cpu rps p50 p99 errors
   taskapi_cpu=$(awk -v a="$(cpu_seconds -f "target/release/taskapi")" -v b="$taskapi_before" 'BEGIN {printf "%.1f", a - b}')
   postgres_cpu=$(awk -v a="$(cpu_seconds -u postgres)" -v b="$postgres_before" 'BEGIN {printf "%.1f", a - b}')
-  rps=$(awk '/^Requests\/sec/ {print $2}' "$work/wrk.txt")
-  p99=$(awk '$1 == "99%" {print $2}' "$work/wrk.txt")
-  errors=$(awk '/Non-2xx/ {print $NF} /Socket errors/ {print "socket:" $4 $6 $8 $10}' "$work/wrk.txt" | paste -sd' ' -)
-  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$setup" "$name" "${rps:-0}" "${p99:--}" \
-    "$taskapi_cpu" "$postgres_cpu" "${errors:-}" >> "$rows"
+  IFS=$'\t' read -r rps p50 p99 errors < <(wrk_figures "$work/wrk.txt")
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$setup" "$name" "$rps" "$p99" \
+    "$taskapi_cpu" "$postgres_cpu" "$errors" >> "$rows"
   printf '  %-12s %-26s %10s req/s  p99 %-9s cpu taskapi %5ss postgres %5ss %s\n' \
-    "$setup" "$name" "${rps:-0}" "${p99:--}" "$taskapi_cpu" "$postgres_cpu" "${errors:-}" >&2
+    "$setup" "$name" "$rps" "$p99" "$taskapi_cpu" "$postgres_cpu" "$errors" >&2
 }
 
 # start_taskapi LOG DB [flags...]: sets $started to the pid; the URL is the

@@ -20,6 +20,7 @@
 # to bench/results.md and draws docs/benchmark.svg.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source bench/lib.sh
 
 # The same scenarios on PostgreSQL, beside SQLite: bench/postgres.sh.
 if [ "${1:-}" = "--db" ] && [ "${2:-}" = "postgres" ]; then
@@ -50,17 +51,6 @@ trap cleanup EXIT
 target/release/examples/seed --db "$work/bench.db" \
   --users 1000 --tasks 100000 --bench-tasks 50 --projects 1 2>/dev/null
 
-# Waits for "... listening on http://HOST:PORT" as the first line of $1.
-base_url() {
-  for _ in $(seq 200); do
-    if [ -s "$1" ]; then
-      head -1 "$1" | sed -n 's/.* listening on \(http:\/\/.*\)$/\1/p'
-      return
-    fi
-    sleep 0.05
-  done
-}
-
 # Prints the highest VmRSS (kB) of pid $1 until the file $2 appears.
 sample_rss() {
   local peak=0 rss
@@ -86,12 +76,9 @@ run() {
   touch "$done_flag"
   wait "$sampler"
   local rps p50 p99 errors
-  rps=$(awk '/^Requests\/sec/ {print $2}' "$work/wrk.txt")
-  p50=$(awk '$1 == "50%" {print $2}' "$work/wrk.txt")
-  p99=$(awk '$1 == "99%" {print $2}' "$work/wrk.txt")
-  errors=$(awk '/Non-2xx/ {print $NF} /Socket errors/ {print "socket:" $4 $6 $8 $10}' "$work/wrk.txt" | paste -sd' ' -)
-  printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "${rps:-0}" "${p50:--}" "${p99:--}" "$(cat "$work/rss")" "${errors:-}" >> "$rows"
-  printf '  %-34s %10s req/s  p50 %-9s p99 %-9s\n' "$name" "${rps:-0}" "${p50:--}" "${p99:--}" >&2
+  IFS=$'\t' read -r rps p50 p99 errors < <(wrk_figures "$work/wrk.txt")
+  printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$rps" "$p50" "$p99" "$(cat "$work/rss")" "$errors" >> "$rows"
+  printf '  %-34s %10s req/s  p50 %-9s p99 %-9s\n' "$name" "$rps" "$p50" "$p99" >&2
 }
 
 echo "nginx (static 200):" >&2
@@ -110,7 +97,7 @@ http {
 }
 NGINX
 # nginx cannot report a port it picked, so take a free one from the kernel.
-nginx_port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+nginx_port=$(free_port)
 sed -i "s/listen 127.0.0.1:0;/listen 127.0.0.1:$nginx_port;/" "$work/nginx/nginx.conf"
 nginx -p "$work/nginx" -c "$work/nginx/nginx.conf" -g 'daemon off;' &
 pids+=($!)
@@ -137,27 +124,12 @@ api=$(base_url "$work/taskapi.log")
 sleep 1
 idle_rss=$(awk '/^VmRSS/ {print $2}' "/proc/$taskapi_pid/status")
 idle_threads=$(awk '/^Threads/ {print $2}' "/proc/$taskapi_pid/status")
-token=$(curl -sf "$api/auth/login" -d username=bench -d password=password-bench \
-  | sed 's/.*"access_token":"\([^"]*\)".*/\1/')
+token=$(login_token "$api" bench)
 task_id=$(curl -sf "$api/tasks?limit=1&offset=25" -H "Authorization: Bearer $token" \
   | sed 's/^\[{"id":\([0-9]*\).*/\1/')
 auth=(-H "Authorization: Bearer $token")
 
-cat > "$work/post.lua" <<LUA
-wrk.method = "POST"
-wrk.body = '{"title": "benchmark task", "description": "made by wrk", "priority": 3}'
-wrk.headers["Content-Type"] = "application/json"
-LUA
-cat > "$work/patch.lua" <<LUA
-wrk.method = "PATCH"
-wrk.body = '{"priority": 4, "completed": true}'
-wrk.headers["Content-Type"] = "application/merge-patch+json"
-LUA
-cat > "$work/login.lua" <<LUA
-wrk.method = "POST"
-wrk.body = "username=bench&password=password-bench"
-wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"
-LUA
+write_wrk_scripts "$work"
 
 run "GET /healthz" "$taskapi_pid" "$api/healthz"
 run "GET /tasks/{id}" "$taskapi_pid" "$api/tasks/$task_id" "${auth[@]}"
@@ -184,8 +156,7 @@ target/release/taskapi --addr 127.0.0.1:0 --db "$work/shared.db" 2> "$work/share
 pids+=($!)
 shared_pid=$!
 shared_api=$(base_url "$work/shared.log")
-member_token=$(curl -sf "$shared_api/auth/login" -d username=member -d password=password-bench \
-  | sed 's/.*"access_token":"\([^"]*\)".*/\1/')
+member_token=$(login_token "$shared_api" member)
 run "GET /tasks, member of 100 projects" "$shared_pid" "$shared_api/tasks" \
   -H "Authorization: Bearer $member_token"
 run "GET /tasks?sort=-priority, member" "$shared_pid" "$shared_api/tasks?sort=-priority" \
