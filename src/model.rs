@@ -111,6 +111,14 @@ impl Role {
         }
     }
 
+    /// Any role by its name, as `GET /projects/{id}/members` reads them.
+    pub fn named(text: &str) -> Option<Role> {
+        match text {
+            "owner" => Some(Role::Owner),
+            other => Role::of_member(other),
+        }
+    }
+
     /// A member's role as stored (`viewer` or `editor`).
     pub fn of_member(text: &str) -> Option<Role> {
         match text {

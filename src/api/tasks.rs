@@ -106,7 +106,7 @@ pub fn list(ctx: &mut Ctx, request: &Request) -> ApiResult {
 /// `GET /projects/{id}/tasks`.
 pub fn respond_with_page(
     ctx: &Ctx,
-    owner_id: i64,
+    caller: i64,
     query: &Query,
     filter: TaskFilter,
     default_sort: Vec<SortKey>,
@@ -118,8 +118,15 @@ pub fn respond_with_page(
         limit: page.0,
         offset: page.1,
     };
-    let tasks = store::tasks::list(&ctx.db, owner_id, &list_query)?;
+    let tasks = store::tasks::list(&ctx.db, caller, &list_query)?;
     Ok(query.respond(&tasks, page))
+}
+
+/// An id in a query parameter: ASCII digits only (no sign, no spaces) for
+/// a positive number that fits in 64 bits.
+fn positive_id(text: &str) -> Option<i64> {
+    let digits = !text.is_empty() && text.bytes().all(|byte| byte.is_ascii_digit());
+    text.parse::<i64>().ok().filter(|id| digits && *id > 0)
 }
 
 /// The task filters of a list query; `assignee_id=me` is `caller`.
@@ -128,11 +135,9 @@ pub fn read_filter(query: &Query, caller: i64) -> Result<TaskFilter, ApiError> {
         None => None,
         Some("none") => Some(Assignee::Nobody),
         Some("me") => Some(Assignee::User(caller)),
-        Some(text) => match text.parse::<i64>() {
-            Ok(id) if id > 0 && text.bytes().all(|byte| byte.is_ascii_digit()) => {
-                Some(Assignee::User(id))
-            }
-            _ => {
+        Some(text) => match positive_id(text) {
+            Some(id) => Some(Assignee::User(id)),
+            None => {
                 return Err(ApiError::BadRequest(format!(
                     "query parameter assignee_id must be a user id, me or none, not {text:?}"
                 )));
@@ -150,9 +155,9 @@ pub fn read_filter(query: &Query, caller: i64) -> Result<TaskFilter, ApiError> {
     let project_id = match query.get("project_id") {
         None => None,
         Some("none") => Some(None),
-        Some(text) => match text.parse::<i64>() {
-            Ok(id) if id > 0 && text.bytes().all(|byte| byte.is_ascii_digit()) => Some(Some(id)),
-            _ => {
+        Some(text) => match positive_id(text) {
+            Some(id) => Some(Some(id)),
+            None => {
                 return Err(ApiError::BadRequest(format!(
                     "query parameter project_id must be a project id or none, not {text:?}"
                 )));

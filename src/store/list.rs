@@ -27,8 +27,8 @@ impl Conditions {
 
     /// Adds a condition; `values` fill its `?` placeholders in order. The SQL
     /// is always built from literals in this crate, never from client text.
-    pub fn push<const N: usize>(&mut self, clause: &'static str, values: [Box<dyn Param>; N]) {
-        self.clauses.push(clause.to_owned());
+    pub fn push<const N: usize>(&mut self, clause: impl Into<String>, values: [Box<dyn Param>; N]) {
+        self.clauses.push(clause.into());
         self.values.extend(values);
     }
 

@@ -7,7 +7,7 @@
 //! Every change takes effect on the next request, since access to tasks
 //! and projects is decided by the `WHERE` clauses that read this table.
 
-use super::projects::{VISIBLE_PROJECT, refusal};
+use super::projects::{refusal, visible_project};
 use super::sql::{Conn, ErrorKind, Row, SqlError};
 use super::{Db, StoreError};
 use crate::model::{Change, Entity, Member, Role};
@@ -18,7 +18,8 @@ fn member_from_row(row: &Row<'_>) -> Result<Member, SqlError> {
     Ok(Member {
         user_id: row.get(0)?,
         username: row.get(1)?,
-        role: Role::of_member(&role).unwrap_or(Role::Owner),
+        role: Role::named(&role)
+            .ok_or_else(|| SqlError::new(ErrorKind::Other, format!("unknown role {role:?}")))?,
         joined_at: row.get(3)?,
     })
 }
@@ -61,7 +62,10 @@ pub fn get(db: &Db, caller: i64, id: i64, user_id: i64) -> Result<Option<Member>
 fn is_visible(conn: &mut Conn<'_>, caller: i64, id: i64) -> Result<bool, StoreError> {
     Ok(conn
         .query_opt(
-            &format!("SELECT 1 FROM project WHERE project.id = ?2 AND {VISIBLE_PROJECT}"),
+            &format!(
+                "SELECT 1 FROM project WHERE project.id = ?2 AND {}",
+                visible_project(conn.dialect())
+            ),
             &[&caller, &id],
             |_| Ok(()),
         )?

@@ -10,7 +10,7 @@
 //! `ON DELETE CASCADE`, in the same statement.
 
 use super::list::{self, Conditions};
-use super::sql::{Conn, ErrorKind, Row, SqlError};
+use super::sql::{Conn, Dialect, ErrorKind, Row, SqlError};
 use super::{Db, StoreError};
 use crate::model::{
     Change, ListQuery, NewProject, Page, Project, ProjectFilter, ProjectPatch, Role,
@@ -20,9 +20,36 @@ use crate::time;
 /// The fields a project list can be sorted by.
 pub const SORT_FIELDS: &[&str] = &["id", "name", "created_at", "updated_at"];
 
+/// "`column` is a project the caller (`?1`) is a member of", or with
+/// `editors_only` an editor of: an index lookup on `project_member_user`.
+///
+/// On PostgreSQL the projects are gathered into an array first
+/// (`= ANY (ARRAY(...))`, evaluated once per statement), because the
+/// planner cannot use an index for `OR ... IN (subquery)`: it scanned the
+/// whole task table to check each row against the subquery (14 ms for
+/// 100,000 tasks, against 0.1 ms; `GET /tasks` ran at 62 requests a
+/// second, 1,044 with the array). SQLite plans the `IN` form as an index
+/// lookup.
+pub(super) fn member_of(dialect: Dialect, column: &str, editors_only: bool) -> String {
+    let role = if editors_only {
+        " AND role = 'editor'"
+    } else {
+        ""
+    };
+    let projects = format!("SELECT project_id FROM project_member WHERE user_id = ?1{role}");
+    match dialect {
+        Dialect::Sqlite => format!("{column} IN ({projects})"),
+        Dialect::Postgres => format!("{column} = ANY (ARRAY({projects}))"),
+    }
+}
+
 /// "The caller (`?1`) may see this project": they own it or belong to it.
-pub(super) const VISIBLE_PROJECT: &str = "(project.owner_id = ?1 OR project.id IN \
-     (SELECT project_id FROM project_member WHERE user_id = ?1))";
+pub(super) fn visible_project(dialect: Dialect) -> String {
+    format!(
+        "(project.owner_id = ?1 OR {})",
+        member_of(dialect, "project.id", false)
+    )
+}
 
 /// `task_count` is counted on read through the `task_project_priority`
 /// index rather than stored, so it can never drift from the tasks. The last
@@ -102,7 +129,7 @@ pub fn list(
     query: &ListQuery<ProjectFilter>,
 ) -> Result<Page<Project>, StoreError> {
     let mut conditions = Conditions::for_caller(caller);
-    conditions.push(VISIBLE_PROJECT, []);
+    conditions.push(visible_project(db.dialect()), []);
     if let Some(text) = &query.filter.text {
         conditions.push_contains(db.dialect(), &["project.name", "project.description"], text);
     }
@@ -140,7 +167,8 @@ pub(super) fn read(
 ) -> Result<Option<Project>, StoreError> {
     Ok(conn.query_opt(
         &format!(
-            "SELECT {PROJECT_COLUMNS} FROM project WHERE project.id = ?2 AND {VISIBLE_PROJECT}"
+            "SELECT {PROJECT_COLUMNS} FROM project WHERE project.id = ?2 AND {}",
+            visible_project(conn.dialect())
         ),
         &[&caller, &id],
         project_from_row(caller),

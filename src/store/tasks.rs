@@ -17,6 +17,7 @@
 //! the mover's own.
 
 use super::list::{self, Conditions};
+use super::projects::{member_of, visible_project};
 use super::sql::{Conn, Dialect, ErrorKind, Param, Row, SqlError};
 use super::{Db, StoreError};
 use crate::model::{
@@ -36,14 +37,22 @@ pub const SORT_FIELDS: &[&str] = &[
 
 /// "The caller (`?1`) may see this task": they own it, or they are a member
 /// of its project. Both halves are index lookups (`task_owner_id`, and
-/// `project_member_user` then `task_project_priority`).
-const VISIBLE: &str = "(task.owner_id = ?1 OR task.project_id IN \
-     (SELECT project_id FROM project_member WHERE user_id = ?1))";
+/// `project_member_user` then the per-project task indexes).
+fn visible(dialect: Dialect) -> String {
+    format!(
+        "(task.owner_id = ?1 OR {})",
+        member_of(dialect, "task.project_id", false)
+    )
+}
 
 /// "The caller (`?1`) may change this task": they own it, or they are an
 /// editor of its project.
-const EDITABLE: &str = "(task.owner_id = ?1 OR task.project_id IN \
-     (SELECT project_id FROM project_member WHERE user_id = ?1 AND role = 'editor'))";
+fn editable(dialect: Dialect) -> String {
+    format!(
+        "(task.owner_id = ?1 OR {})",
+        member_of(dialect, "task.project_id", true)
+    )
+}
 
 /// The columns of a task, its tags gathered by a correlated subquery on
 /// `task_tag`'s primary key as a JSON array (each backend has its own
@@ -93,8 +102,9 @@ fn task_from_row(row: &Row<'_>) -> Result<Task, SqlError> {
 /// The task `id`, read inside a write or a read, if `caller` may see it.
 fn read(conn: &mut Conn<'_>, caller: i64, id: i64) -> Result<Option<Task>, StoreError> {
     let sql = format!(
-        "SELECT {} FROM task WHERE task.id = ?2 AND {VISIBLE}",
-        task_columns(conn.dialect())
+        "SELECT {} FROM task WHERE task.id = ?2 AND {}",
+        task_columns(conn.dialect()),
+        visible(conn.dialect())
     );
     Ok(conn.query_opt(&sql, &[&caller, &id], task_from_row)?)
 }
@@ -142,10 +152,18 @@ fn home_for(
     };
     Ok(match role_in_project(conn, caller, project_id)? {
         None => return Err(StoreError::NotFound(Entity::Project)),
-        Some((Role::Viewer, _)) => {
-            Change::Forbidden(format!("the editor role in project {project_id}"))
-        }
+        Some((Role::Viewer, _)) => editor_needed(Some(project_id)),
         Some((_, owner)) => Change::Done(owner),
+    })
+}
+
+/// The refusal of a change to a task the caller may only read. Only a
+/// project's task can be seen without being changeable: a task in no
+/// project is seen by its owner alone.
+fn editor_needed<T>(project_id: Option<i64>) -> Change<T> {
+    Change::Forbidden(match project_id {
+        Some(project_id) => format!("the editor role in project {project_id}"),
+        None => "the editor role".to_owned(),
     })
 }
 
@@ -181,8 +199,13 @@ fn check_assignee(
 }
 
 /// Replaces a task's tags with `tags` (already distinct ignoring case).
-fn save_tags(conn: &mut Conn<'_>, task_id: i64, tags: &[String]) -> Result<(), StoreError> {
+fn replace_tags(conn: &mut Conn<'_>, task_id: i64, tags: &[String]) -> Result<(), StoreError> {
     conn.execute("DELETE FROM task_tag WHERE task_id = ?1", &[&task_id])?;
+    add_tags(conn, task_id, tags)
+}
+
+/// Stores `tags` for a task that has none.
+fn add_tags(conn: &mut Conn<'_>, task_id: i64, tags: &[String]) -> Result<(), StoreError> {
     for (position, tag) in (0i64..).zip(tags) {
         conn.execute(
             "INSERT INTO task_tag (task_id, position, tag, tag_key) VALUES (?1, ?2, ?3, ?4)",
@@ -239,7 +262,7 @@ pub fn create(db: &Db, caller: i64, task: &NewTask) -> Result<Change<Task>, Stor
             )
             .map_err(project_error)?;
         let id = id.ok_or_else(|| StoreError::Database("INSERT returned no row".to_owned()))?;
-        save_tags(tx, id, &task.tags)?;
+        add_tags(tx, id, &task.tags)?;
         let created = read(tx, caller, id)?;
         created
             .map(Change::Done)
@@ -271,15 +294,20 @@ pub fn list(db: &Db, caller: i64, query: &ListQuery<TaskFilter>) -> Result<Page<
 
 fn task_conditions(dialect: Dialect, caller: i64, filter: &TaskFilter) -> Conditions {
     let mut conditions = Conditions::for_caller(caller);
+    // The access condition comes first: the project filter names its value
+    // `?2` (it is used twice), which holds only as the first value after the
+    // caller's `?1`.
     match filter.project_id {
         Some(Some(project_id)) => conditions.push(
-            "task.project_id = ?2 AND task.owner_id = (SELECT owner_id FROM project
-                 WHERE id = ?2 AND (owner_id = ?1 OR id IN
-                     (SELECT project_id FROM project_member WHERE user_id = ?1)))",
+            format!(
+                "task.project_id = ?2 AND task.owner_id =
+                     (SELECT owner_id FROM project WHERE project.id = ?2 AND {})",
+                visible_project(dialect)
+            ),
             [param(project_id)],
         ),
         Some(None) => conditions.push("task.project_id IS NULL AND task.owner_id = ?1", []),
-        None => conditions.push(VISIBLE, []),
+        None => conditions.push(visible(dialect), []),
     }
     if let Some(completed) = filter.completed {
         conditions.push("task.completed = ?", [param(completed)]);
@@ -377,14 +405,17 @@ fn current(conn: &mut Conn<'_>, caller: i64, id: i64) -> Result<Option<Current>,
     // Locked for the rest of the transaction on PostgreSQL, so that no
     // other write changes the task between this read and the update.
     // (SQLite's writer runs one write at a time already.)
-    let lock = match conn.dialect() {
+    let dialect = conn.dialect();
+    let lock = match dialect {
         Dialect::Sqlite => "",
         Dialect::Postgres => " FOR UPDATE OF task",
     };
     let sql = format!(
         "SELECT task.owner_id, task.project_id, task.created_by, task.assignee_id,
-                CAST(CASE WHEN {EDITABLE} THEN 1 ELSE 0 END AS BIGINT)
-         FROM task WHERE task.id = ?2 AND {VISIBLE}{lock}"
+                CAST(CASE WHEN {} THEN 1 ELSE 0 END AS BIGINT)
+         FROM task WHERE task.id = ?2 AND {}{lock}",
+        editable(dialect),
+        visible(dialect)
     );
     Ok(conn.query_opt(&sql, &[&caller, &id], |row| {
         Ok(Current {
@@ -417,10 +448,7 @@ pub fn patch_task(
             return Ok(Change::NotFound);
         };
         if !current.editable {
-            let project = current.project_id.unwrap_or_default();
-            return Ok(Change::Forbidden(format!(
-                "the editor role in project {project}"
-            )));
+            return Ok(editor_needed(current.project_id));
         }
         if patch.is_empty() {
             return Ok(read(tx, caller, id)?.map_or(Change::NotFound, Change::Done));
@@ -486,8 +514,9 @@ pub fn patch_task(
             .map(|(index, column)| format!("{column} = ?{}", index + 3))
             .collect();
         let sql = format!(
-            "UPDATE task SET {} WHERE task.id = ?2 AND {EDITABLE}",
-            set_clause.join(", ")
+            "UPDATE task SET {} WHERE task.id = ?2 AND {}",
+            set_clause.join(", "),
+            editable(tx.dialect())
         );
         let values: Vec<&dyn Param> = values.iter().map(|value| &**value).collect();
         let changed = tx.execute(&sql, &values).map_err(project_error)?;
@@ -497,7 +526,7 @@ pub fn patch_task(
             ));
         }
         if let Some(tags) = &patch.tags {
-            save_tags(tx, id, tags)?;
+            replace_tags(tx, id, tags)?;
         }
         // Moved out of a project by the project's owner into their own
         // tasks, or into a project: visible to the caller either way.
@@ -510,17 +539,17 @@ pub fn patch_task(
 pub fn delete(db: &Db, caller: i64, id: i64) -> Result<Change<()>, StoreError> {
     db.write(|tx| {
         let deleted = tx.execute(
-            &format!("DELETE FROM task WHERE task.id = ?2 AND {EDITABLE}"),
+            &format!(
+                "DELETE FROM task WHERE task.id = ?2 AND {}",
+                editable(tx.dialect())
+            ),
             &[&caller, &id],
         )?;
         if deleted == 1 {
             return Ok(Change::Done(()));
         }
         Ok(match current(tx, caller, id)? {
-            Some(current) => Change::Forbidden(format!(
-                "the editor role in project {}",
-                current.project_id.unwrap_or_default()
-            )),
+            Some(current) => editor_needed(current.project_id),
             None => Change::NotFound,
         })
     })

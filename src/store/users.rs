@@ -28,16 +28,18 @@ fn user_from_row(row: &Row<'_>) -> Result<User, SqlError> {
     })
 }
 
-/// The condition "`column` equals `?1`, ignoring ASCII case". SQLite's
-/// columns are `COLLATE NOCASE`, which an `=` uses. PostgreSQL has unique
-/// indexes on `lower(username COLLATE "C")` and the same for `email`, which
-/// this expression uses: `lower` under the "C" collation folds ASCII only,
-/// as `NOCASE` does, whatever the database's locale.
-fn matches_login(dialect: Dialect, column: &str) -> String {
+/// The condition "the username or the email is `?1`, ignoring ASCII case":
+/// how a login name finds its account, and what a new name must not match.
+/// SQLite's columns are `COLLATE NOCASE`, which an `=` uses. PostgreSQL has
+/// unique indexes on `lower(username COLLATE "C")` and the same for `email`,
+/// which this expression uses: `lower` under the "C" collation folds ASCII
+/// only, as `NOCASE` does, whatever the database's locale.
+fn named(dialect: Dialect) -> &'static str {
     match dialect {
-        Dialect::Sqlite => format!("{column} = ?1"),
+        Dialect::Sqlite => "(username = ?1 OR email = ?1)",
         Dialect::Postgres => {
-            format!("lower({column} COLLATE \"C\") = lower(CAST(?1 AS text) COLLATE \"C\")")
+            "(lower(username COLLATE \"C\") = lower(CAST(?1 AS text) COLLATE \"C\") \
+             OR lower(email COLLATE \"C\") = lower(CAST(?1 AS text) COLLATE \"C\"))"
         }
     }
 }
@@ -74,11 +76,7 @@ pub fn create(
             let Some(value) = value else {
                 return Ok(false);
             };
-            let sql = format!(
-                "SELECT 1 FROM \"user\" WHERE {} OR {}",
-                matches_login(dialect, "username"),
-                matches_login(dialect, "email")
-            );
+            let sql = format!("SELECT 1 FROM \"user\" WHERE {}", named(dialect));
             Ok(tx.query_opt(&sql, &[&value], |_| Ok(()))?.is_some())
         };
         if taken(tx, username)? {
@@ -137,9 +135,8 @@ pub fn find_for_login(db: &Db, login: &str) -> Result<Option<Credentials>, Store
     db.read(|conn| {
         let sql = format!(
             "SELECT {USER_COLUMNS}, password_hash, token_generation
-             FROM \"user\" WHERE {} OR {}",
-            matches_login(conn.dialect(), "username"),
-            matches_login(conn.dialect(), "email")
+             FROM \"user\" WHERE {}",
+            named(conn.dialect())
         );
         Ok(conn.query_opt(&sql, &[&login], credentials_from_row)?)
     })
@@ -151,11 +148,7 @@ pub(super) fn find_id(conn: &mut Conn<'_>, login: &str) -> Result<Option<i64>, S
     if login.contains('\0') {
         return Ok(None);
     }
-    let sql = format!(
-        "SELECT id FROM \"user\" WHERE {} OR {}",
-        matches_login(conn.dialect(), "username"),
-        matches_login(conn.dialect(), "email")
-    );
+    let sql = format!("SELECT id FROM \"user\" WHERE {}", named(conn.dialect()));
     Ok(conn.query_opt(&sql, &[&login], |row| row.get(0))?)
 }
 
