@@ -9,8 +9,9 @@ sending nothing). While they are all open, a normal GET /healthz and an
 authenticated GET /tasks on new connections must each answer within a
 second, and the server's thread count must stay exactly at its baseline:
 the poller holds every waiting connection, no thread does. Then they all
-close, and anonymous memory must return to near its baseline. Prints what
-it measured. Standard library only; every socket has a timeout.
+close, three times; the third round must leave anonymous memory where
+the second left it (no growth per connection). Prints what it
+measured. Standard library only; every socket has a timeout.
 """
 
 import json
@@ -89,57 +90,83 @@ for n in range(50):
 threads_before, rss_before = status()
 print(f"baseline: {threads_before} threads, {rss_before / 1024:.1f} MiB anonymous RSS")
 
-clients = [("idle keep-alive", keep_alive_client()) for _ in range(IDLE)]
-kinds = ["silent", "slow head", "slow small body", "slow large body"]
-for n in range(SLOW):
-    kind = kinds[n % 4]
-    connection = socket.create_connection((host, port), timeout=5)
-    if kind == "slow head":
-        connection.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
-    elif kind == "slow small body":
-        connection.sendall(head("/tasks", 500, token) + b"{")
-    elif kind == "slow large body":
-        connection.sendall(head("/tasks", 5000, token) + b"{")
-    clients.append((kind, connection))
-
-worst = {}
-peak_threads, peak_rss = status()
-for second in range(5):
-    for kind, connection in clients:
+def burst(round_name):
+    """Open every client, keep them busy for 5 s, close them; return the peak."""
+    clients = [("idle keep-alive", keep_alive_client()) for _ in range(IDLE)]
+    kinds = ["silent", "slow head", "slow small body", "slow large body"]
+    for n in range(SLOW):
+        kind = kinds[n % 4]
+        connection = socket.create_connection((host, port), timeout=5)
         if kind == "slow head":
-            connection.sendall(b"X-Slow: 1\r\n")
-        elif kind.startswith("slow"):
-            connection.sendall(b" ")
-    normal_requests_answer(token, f"{IDLE + SLOW} open clients, second {second + 1}", worst)
-    threads, rss = status()
-    peak_threads, peak_rss = max(peak_threads, threads), max(peak_rss, rss)
-    time.sleep(1)
-print(
-    f"with {IDLE} idle keep-alive and {SLOW} slow clients: "
-    + ", ".join(f"{path} at most {seconds * 1000:.0f} ms" for path, seconds in worst.items())
-    + f"; peak {peak_threads} threads, {peak_rss / 1024:.1f} MiB anonymous RSS"
-)
-if peak_threads != threads_before:
-    raise SystemExit(f"FAIL: {peak_threads} threads with the clients open, {threads_before} before")
+            connection.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+        elif kind == "slow small body":
+            connection.sendall(head("/tasks", 500, token) + b"{")
+        elif kind == "slow large body":
+            connection.sendall(head("/tasks", 5000, token) + b"{")
+        clients.append((kind, connection))
 
-for _, connection in clients:
-    connection.close()
-# The connections' buffers go back to the allocator as each closes; what
-# may stay is the heap glibc keeps for reuse. 2 MiB of slack for that.
-tolerance_kib = 2048
-deadline = time.monotonic() + 10
-while True:
-    threads, rss = status()
-    if threads == threads_before and rss <= rss_before + tolerance_kib:
-        break
-    if time.monotonic() > deadline:
-        raise SystemExit(
-            f"FAIL: 10 s after the clients left: {threads} threads "
-            f"(baseline {threads_before}), {rss / 1024:.1f} MiB anonymous RSS "
-            f"(baseline {rss_before / 1024:.1f} MiB)"
+    worst = {}
+    peak_threads, peak_rss = status()
+    for second in range(5):
+        for kind, connection in clients:
+            if kind == "slow head":
+                connection.sendall(b"X-Slow: 1\r\n")
+            elif kind.startswith("slow"):
+                connection.sendall(b" ")
+        normal_requests_answer(
+            token, f"{round_name}, {IDLE + SLOW} open clients, second {second + 1}", worst
         )
-    time.sleep(0.5)
-print(f"after they left: {threads} threads, {rss / 1024:.1f} MiB anonymous RSS")
+        threads, rss = status()
+        peak_threads, peak_rss = max(peak_threads, threads), max(peak_rss, rss)
+        time.sleep(1)
+    print(
+        f"{round_name}: with {IDLE} idle keep-alive and {SLOW} slow clients: "
+        + ", ".join(f"{path} at most {seconds * 1000:.0f} ms" for path, seconds in worst.items())
+        + f"; peak {peak_threads} threads, {peak_rss / 1024:.1f} MiB anonymous RSS"
+    )
+    if peak_threads != threads_before:
+        raise SystemExit(f"FAIL: {peak_threads} threads with the clients open, {threads_before} before")
+    for _, connection in clients:
+        connection.close()
+
+
+def settled():
+    """Anonymous RSS once the server has seen every close and stopped moving."""
+    deadline = time.monotonic() + 10
+    _, last = status()
+    while True:
+        time.sleep(1)
+        threads, rss = status()
+        if threads == threads_before and rss == last:
+            return rss
+        if time.monotonic() > deadline:
+            raise SystemExit(
+                f"FAIL: 10 s after the clients left: {threads} threads "
+                f"(baseline {threads_before}), RSS still moving ({rss / 1024:.1f} MiB)"
+            )
+        last = rss
+
+
+# What glibc keeps after a burst is heap it holds for reuse, not a leak,
+# and it settles only after a round or two (measured: 3.9, 4.3, 4.5, 4.4,
+# 4.4 MiB after rounds one to five). So two rounds warm the heap, and a
+# third, identical round must then fit in what the second left behind. A
+# leak of 300 bytes per connection (2,500 connections a round) grows past
+# the slack; heap kept for reuse does not.
+burst("first round")
+print(f"after the first round left: {settled() / 1024:.1f} MiB anonymous RSS")
+burst("second round")
+after_second = settled()
+print(f"after the second round left: {after_second / 1024:.1f} MiB anonymous RSS")
+burst("third round")
+after_third = settled()
+print(f"after the third round left: {after_third / 1024:.1f} MiB anonymous RSS")
+tolerance_kib = 512
+if after_third > after_second + tolerance_kib:
+    raise SystemExit(
+        f"FAIL: the third round left {after_third / 1024:.1f} MiB anonymous RSS, "
+        f"the second {after_second / 1024:.1f} MiB: memory grows with every round of clients"
+    )
 normal_requests_answer(token, "after the clients left", {})
 code, body, _ = request("/tasks?limit=100", token)
 created = len(json.loads(body))

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # 2,000 idle keep-alive connections and 500 slow clients against taskapi
 # directly (no proxy): normal requests still answer at once, the server's
-# thread count never moves from its baseline, and memory returns after the
-# clients leave. Bounded (about 20 s); stops what it starts.
+# thread count never moves from its baseline, and a third round of the
+# same clients leaves memory where the second left it. Bounded (about 45 s);
+# stops what it starts.
 #
 #   bash tests/slow/run.sh          (after `cargo build`)
 set -euo pipefail
