@@ -34,6 +34,13 @@ pub enum ApiError {
     MethodNotAllowed(Vec<&'static str>),
     /// 409: the request conflicts with existing data (a taken username).
     Conflict(String),
+    /// 410: what the request refers to is gone for good (a change-feed
+    /// cursor older than the log keeps).
+    Gone(String),
+    /// 412: `If-Match` names none of the object's current ETags (or
+    /// `If-None-Match` names it, on a write); carries
+    /// the entity ("task 7") and its current ETag, which the answer repeats.
+    PreconditionFailed { entity: String, etag: String },
     /// 413: the body is larger than the server accepts.
     PayloadTooLarge { limit: usize },
     /// 415: the body is not in a media type this route accepts.
@@ -100,6 +107,8 @@ impl ApiError {
             ApiError::NotFound(_) => 404,
             ApiError::MethodNotAllowed(_) => 405,
             ApiError::Conflict(_) => 409,
+            ApiError::Gone(_) => 410,
+            ApiError::PreconditionFailed { .. } => 412,
             ApiError::PayloadTooLarge { .. } => 413,
             ApiError::UnsupportedMediaType(_) => 415,
             ApiError::Validation(_) => 422,
@@ -120,6 +129,7 @@ impl ApiError {
             | ApiError::Forbidden(detail)
             | ApiError::NotFound(detail)
             | ApiError::Conflict(detail)
+            | ApiError::Gone(detail)
             | ApiError::UnsupportedMediaType(detail) => detail,
             ApiError::Unauthorized(failure) => {
                 // RFC 9110 §15.5.2: a 401 must carry a challenge. RFC 6750 §3.1
@@ -145,6 +155,14 @@ impl ApiError {
                 // RFC 9110 §10.2.3: the delay in seconds.
                 headers.push(("Retry-After", retry_after_seconds.to_string()));
                 format!("too many failed attempts; try again in {retry_after_seconds} seconds")
+            }
+            ApiError::PreconditionFailed { entity, etag } => {
+                let detail = format!(
+                    "the If-Match (or If-None-Match) condition does not hold for {entity}: \
+                     its ETag is now {etag}, it changed since you read it; nothing was changed"
+                );
+                headers.push(("ETag", etag));
+                detail
             }
             ApiError::PayloadTooLarge { limit } => {
                 format!("request body is larger than {limit} bytes")
@@ -183,7 +201,7 @@ const RETRY_UNAVAILABLE_AFTER_SECONDS: u64 = 1;
 impl ApiError {
     /// The answer to a change the store refused: `NotFound` is this
     /// entity's 404 (the caller may not even see it), `Forbidden` a 403
-    /// naming what the change needs.
+    /// naming what the change needs, `PreconditionFailed` a 412.
     pub fn refused<T>(change: Change<T>, entity: Entity, id: i64) -> Result<T, ApiError> {
         match change {
             Change::Done(value) => Ok(value),
@@ -191,6 +209,10 @@ impl ApiError {
             Change::Forbidden(needed) => Err(ApiError::Forbidden(format!(
                 "you may see this {entity} but not change it: that needs {needed}"
             ))),
+            Change::PreconditionFailed(etag) => Err(ApiError::PreconditionFailed {
+                entity: format!("{entity} {id}"),
+                etag,
+            }),
         }
     }
 }

@@ -28,6 +28,7 @@
 //! listening line and turns SIGINT/SIGTERM into a graceful shutdown.
 
 pub mod api;
+pub mod conditional;
 pub mod config;
 pub mod credentials;
 pub mod error;

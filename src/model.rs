@@ -40,6 +40,8 @@ pub struct Task {
     pub created_by: Option<i64>,
     /// Distinct ignoring case, in the order given.
     pub tags: Vec<String>,
+    /// Starts at 1; every write to the task adds one.
+    pub version: i64,
 }
 
 /// Every writable field of a task: the body of `POST /tasks` and `PUT`.
@@ -88,6 +90,8 @@ pub struct Project {
     pub updated_at: String,
     /// The caller's role in it.
     pub role: Role,
+    /// Starts at 1; every write to the project itself adds one.
+    pub version: i64,
 }
 
 /// What a user may do in a project: a viewer reads it and its tasks, an
@@ -150,6 +154,22 @@ pub enum Change<T> {
     /// What the change needs that the caller lacks, for the 403's detail
     /// ("the editor role in project 7").
     Forbidden(String),
+    /// The request's `If-Match` names none of the object's current ETags;
+    /// carries the current one.
+    PreconditionFailed(String),
+}
+
+impl<T> Change<T> {
+    /// The value of a change that was done, or else the same refusal, as a
+    /// change of any type: for a step whose refusal refuses the whole.
+    pub fn done<U>(self) -> Result<T, Change<U>> {
+        match self {
+            Change::Done(value) => Ok(value),
+            Change::NotFound => Err(Change::NotFound),
+            Change::Forbidden(needed) => Err(Change::Forbidden(needed)),
+            Change::PreconditionFailed(etag) => Err(Change::PreconditionFailed(etag)),
+        }
+    }
 }
 
 /// Every writable field of a project: the body of `POST /projects` and `PUT`.
@@ -277,4 +297,69 @@ impl fmt::Display for Entity {
             Entity::Member => "member",
         })
     }
+}
+
+/// What a change-feed entry is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ChangeKind {
+    Task,
+    Project,
+}
+
+/// What happened to it, as far as the caller's view goes: it is there (new
+/// or changed), or it is gone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ChangeOp {
+    Upsert,
+    Delete,
+}
+
+impl ChangeKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChangeKind::Task => "task",
+            ChangeKind::Project => "project",
+        }
+    }
+
+    pub fn named(name: &str) -> Option<ChangeKind> {
+        [ChangeKind::Task, ChangeKind::Project]
+            .into_iter()
+            .find(|kind| kind.as_str() == name)
+    }
+}
+
+impl ChangeOp {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChangeOp::Upsert => "upsert",
+            ChangeOp::Delete => "delete",
+        }
+    }
+
+    pub fn named(name: &str) -> Option<ChangeOp> {
+        [ChangeOp::Upsert, ChangeOp::Delete]
+            .into_iter()
+            .find(|op| op.as_str() == name)
+    }
+}
+
+/// One entry of `GET /changes`: `data` is the object as `GET` shows it now,
+/// or `null` for a delete.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct ChangeEntry {
+    pub kind: ChangeKind,
+    pub id: i64,
+    pub op: ChangeOp,
+    pub data: Option<ChangeData>,
+}
+
+/// The object an upsert carries.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[serde(untagged)]
+pub enum ChangeData {
+    Task(Task),
+    Project(Project),
 }

@@ -12,8 +12,10 @@
 //! malformed id (`/tasks/abc`, `/tasks/-1`) is a 400; anything else a 404.
 
 use crate::api::{
-    ApiResult, Ctx, api_keys, auth, credential_from_headers, docs, health, members, projects, tasks,
+    ApiResult, Ctx, api_keys, auth, changes, credential_from_headers, docs, health, members,
+    projects, tasks,
 };
+use crate::conditional;
 use crate::error::{ApiError, AuthFailure};
 use crate::http::request::split_target;
 use crate::http::{Method, Request, Response};
@@ -122,6 +124,8 @@ pub static ROUTES: &[Route] = &[
         "/projects/{id}/members/{user_id}",
         WithTwoIds(members::remove),
     ),
+    // What changed since a cursor.
+    route(Get, "/changes", Plain(changes::list)),
 ];
 
 /// The routes that take no credential; every other route needs one.
@@ -161,8 +165,22 @@ pub fn refuse_early(request: &Request) -> Option<Response> {
     Some(error.into_response())
 }
 
-/// Finds the route for `request` and runs its handler.
+/// Finds the route for `request`, runs its handler, and applies the rules
+/// every answer shares:
+/// - `Cache-Control: private, no-cache` unless the handler chose another:
+///   a user's data may be kept only by their own client, and only after
+///   revalidating it (with its ETag); tokens and keys say `no-store`, and
+///   the documentation is public;
+/// - a `GET` whose ETag the client's `If-None-Match` names is a 304.
 pub fn dispatch(ctx: &mut Ctx, request: &Request) -> ApiResult {
+    let mut response = run(ctx, request).unwrap_or_else(ApiError::into_response);
+    if response.header("Cache-Control").is_none() {
+        response.set_header("Cache-Control", "private, no-cache");
+    }
+    Ok(conditional::revalidate(request, response))
+}
+
+fn run(ctx: &mut Ctx, request: &Request) -> ApiResult {
     let (route, ids) = resolve(request.method(), request.target())?;
     match (route.handler, ids.as_slice()) {
         (Plain(handler), []) => handler(ctx, request),

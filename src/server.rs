@@ -98,6 +98,7 @@ pub fn start_on(
             window: Duration::from_secs(config.login_window_seconds),
         }),
         docs_assets_url: config.docs_assets_url.clone(),
+        in_flight: Default::default(),
     });
     {
         let shared = Arc::clone(&shared);
@@ -132,6 +133,17 @@ pub fn start_on(
             })
             .map_err(|error| format!("spawning a worker thread: {error}"))?;
         threads.push(worker);
+    }
+    {
+        let handoff = Arc::clone(&handoff);
+        let maintenance = thread::Builder::new()
+            .name("maintenance".to_owned())
+            .spawn(move || {
+                let _guard = AbortOnPanic("maintenance");
+                maintain(&db, &handoff);
+            })
+            .map_err(|error| format!("spawning the maintenance thread: {error}"))?;
+        threads.push(maintenance);
     }
     let poller = thread::Builder::new()
         .name("poller".to_owned())
@@ -234,6 +246,33 @@ impl ShutdownHandle {
     /// returns when everything has finished.
     pub fn shutdown(&self) {
         self.handoff.shutdown();
+    }
+}
+
+/// How often expired idempotency keys and old change-feed entries are
+/// deleted.
+const MAINTENANCE_EVERY: Duration = Duration::from_secs(60);
+
+/// The maintenance thread: purges what has expired, at start and then
+/// every [`MAINTENANCE_EVERY`], on the connection that ran the migrations,
+/// until shutdown. A failure is logged and tried again next time: nothing
+/// a request needs waits for it.
+fn maintain(db: &Db, handoff: &Handoff) {
+    // Checked this often for shutdown, so that it never holds one up.
+    const TICK: Duration = Duration::from_millis(250);
+    let mut next = Instant::now();
+    while !handoff.is_stopping() {
+        if Instant::now() >= next {
+            let now = time::unix_now();
+            if let Err(error) = store::idempotency::purge_expired(db, now) {
+                eprintln!("maintenance: purging idempotency keys: {error}");
+            }
+            if let Err(error) = store::changes::purge(db, now) {
+                eprintln!("maintenance: purging the change log: {error}");
+            }
+            next = Instant::now() + MAINTENANCE_EVERY;
+        }
+        thread::sleep(TICK);
     }
 }
 

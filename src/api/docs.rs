@@ -8,6 +8,7 @@
 //! (`--docs-assets-url`). `--no-docs` turns both routes into 404s.
 
 use super::{ApiResult, Ctx};
+use crate::conditional::etag_of_bytes;
 use crate::error::ApiError;
 use crate::http::{Request, Response};
 
@@ -20,19 +21,29 @@ pub const DEFAULT_ASSETS_URL: &str = "https://cdn.jsdelivr.net/npm/swagger-ui-di
 /// `GET /openapi.json`.
 pub fn openapi(ctx: &mut Ctx, _request: &Request) -> ApiResult {
     enabled(ctx)?;
-    Ok(Response::ok_bytes(
+    Ok(public(Response::ok_bytes(
         "application/json",
         OPENAPI_JSON.as_bytes().to_vec(),
-    ))
+    )))
 }
 
 /// `GET /docs`: the Swagger UI page.
 pub fn page(ctx: &mut Ctx, _request: &Request) -> ApiResult {
     let assets = enabled(ctx)?;
-    Ok(Response::ok_bytes(
+    Ok(public(Response::ok_bytes(
         "text/html; charset=utf-8",
         swagger_page(assets).into_bytes(),
-    ))
+    )))
+}
+
+/// The same for everyone, so any cache may keep it, but revalidated each
+/// time by its ETag: a 304 costs a few bytes, and a new release's document
+/// is seen at once.
+fn public(response: Response) -> Response {
+    let etag = etag_of_bytes(&response.body);
+    let mut response = response.with_etag(etag);
+    response.set_header("Cache-Control", "public, no-cache");
+    response
 }
 
 /// The configured assets URL, or a 404 when the docs are turned off.

@@ -12,5 +12,8 @@ pub fn check(ctx: &mut Ctx, _request: &Request) -> ApiResult {
     ctx.db
         .ping()
         .map_err(|error| ApiError::Unavailable(format!("health check: {error}")))?;
-    Ok(Response::json(200, &json!({"status": "ok"})))
+    let mut response = Response::json(200, &json!({"status": "ok"}));
+    // A health answer is about this moment; no cache may keep it.
+    response.set_header("Cache-Control", "no-store");
+    Ok(response)
 }

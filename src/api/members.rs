@@ -8,6 +8,7 @@
 //! anyone (whether a name is taken), and nothing about the account.
 
 use super::body::{json_body, parse_json_object};
+use super::idempotency;
 use super::input::{Field, Input};
 use super::{ApiResult, Ctx};
 use crate::error::ApiError;
@@ -25,12 +26,18 @@ const READ_ONLY: &[&str] = &["user_id", "username", "joined_at"];
 pub fn add(ctx: &mut Ctx, request: &Request, id: i64) -> ApiResult {
     let user = ctx.authenticate(request)?;
     let (login, role) = new_member_from_body(json_body(request)?)?;
-    let added = store::members::add(&ctx.db, user.id, id, &login, role).map_err(refused)?;
-    let member = ApiError::refused(added, Entity::Project, id)?;
-    Ok(Response::created(
-        format!("/projects/{id}/members/{}", member.user_id),
-        &member,
-    ))
+    idempotency::create(
+        ctx,
+        request,
+        user.id,
+        |tx| store::members::add_in(tx, user.id, id, &login, role),
+        refused,
+        |added| {
+            let member = ApiError::refused(added, Entity::Project, id)?;
+            let location = format!("/projects/{id}/members/{}", member.user_id);
+            Ok(Response::created(location, &member))
+        },
+    )
 }
 
 /// `GET /projects/{id}/members`: the owner and every member.

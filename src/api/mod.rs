@@ -8,8 +8,10 @@
 pub mod api_keys;
 pub mod auth;
 pub mod body;
+pub mod changes;
 pub mod docs;
 pub mod health;
+pub mod idempotency;
 mod input;
 pub mod list;
 pub mod members;
@@ -37,6 +39,8 @@ pub struct Shared {
     pub throttle: LoginThrottle,
     /// Where `/docs` loads Swagger UI from; `None` turns the docs off.
     pub docs_assets_url: Option<String>,
+    /// The `Idempotency-Key`s being run now.
+    pub in_flight: idempotency::InFlight,
 }
 
 /// A worker's context: its database access, the shared state, and the

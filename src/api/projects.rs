@@ -5,19 +5,28 @@
 //! route, including creating or listing tasks in it.
 
 use super::body::{json_body, parse_json_object};
+use super::idempotency;
 use super::input::Input;
 use super::list::Query;
-use super::tasks::{self, DESCRIPTION_MAX_CHARS, TITLE_MAX_CHARS};
+use super::tasks::{self, DESCRIPTION_MAX_CHARS, TITLE_MAX_CHARS, precondition};
 use super::{ApiResult, Ctx};
+use crate::conditional::etag_of;
 use crate::error::ApiError;
 use crate::http::{Request, Response};
-use crate::model::{Entity, ListQuery, NewProject, ProjectFilter, ProjectPatch, SortKey};
+use crate::model::{Entity, ListQuery, NewProject, Project, ProjectFilter, ProjectPatch, SortKey};
 use crate::store::{self, StoreError};
 
 /// The writable fields.
 const WRITABLE: &[&str] = &["name", "description"];
 /// Read-only fields, ignored on input so a fetched project can be PUT back.
-const READ_ONLY: &[&str] = &["id", "task_count", "created_at", "updated_at", "role"];
+const READ_ONLY: &[&str] = &[
+    "id",
+    "task_count",
+    "created_at",
+    "updated_at",
+    "role",
+    "version",
+];
 
 /// The filters of a project list, besides `limit`, `offset` and `sort`.
 pub const FILTERS: &[&str] = &["q"];
@@ -27,11 +36,22 @@ pub const FILTERS: &[&str] = &["q"];
 pub fn create(ctx: &mut Ctx, request: &Request) -> ApiResult {
     let user = ctx.authenticate(request)?;
     let project = new_project_from_body(json_body(request)?)?;
-    let project = store::projects::create(&ctx.db, user.id, &project).map_err(name_taken)?;
-    Ok(Response::created(
-        format!("/projects/{}", project.id),
-        &project,
-    ))
+    idempotency::create(
+        ctx,
+        request,
+        user.id,
+        |tx| store::projects::create_in(tx, user.id, &project),
+        name_taken,
+        |project| {
+            let location = format!("/projects/{}", project.id);
+            Ok(Response::created(location, &project).with_etag(etag_of(&project)))
+        },
+    )
+}
+
+/// A 200 with `project` and its ETag.
+fn tagged(project: &Project) -> Response {
+    Response::json(200, project).with_etag(etag_of(project))
 }
 
 /// `GET /projects`: a page of the caller's projects, by id unless `sort`
@@ -61,37 +81,35 @@ pub fn get(ctx: &mut Ctx, request: &Request, id: i64) -> ApiResult {
     let user = ctx.authenticate(request)?;
     let project = store::projects::get(&ctx.db, user.id, id)?
         .ok_or(ApiError::not_found(Entity::Project, id))?;
-    Ok(Response::json(200, &project))
+    Ok(tagged(&project))
 }
 
 /// `PUT /projects/{id}`: replace the name and description (an omitted
 /// description becomes null).
 pub fn replace(ctx: &mut Ctx, request: &Request, id: i64) -> ApiResult {
     let user = ctx.authenticate(request)?;
+    let condition = precondition(request)?;
     let project = new_project_from_body(json_body(request)?)?;
-    let changed = store::projects::replace(&ctx.db, user.id, id, &project).map_err(name_taken)?;
-    Ok(Response::json(
-        200,
-        &ApiError::refused(changed, Entity::Project, id)?,
-    ))
+    let changed =
+        store::projects::replace(&ctx.db, user.id, id, &project, &condition).map_err(name_taken)?;
+    Ok(tagged(&ApiError::refused(changed, Entity::Project, id)?))
 }
 
 /// `PATCH /projects/{id}`: JSON Merge Patch of the name and description.
 pub fn patch(ctx: &mut Ctx, request: &Request, id: i64) -> ApiResult {
     let user = ctx.authenticate(request)?;
+    let condition = precondition(request)?;
     let patch = project_patch_from_body(json_body(request)?)?;
-    let changed =
-        store::projects::patch_project(&ctx.db, user.id, id, &patch).map_err(name_taken)?;
-    Ok(Response::json(
-        200,
-        &ApiError::refused(changed, Entity::Project, id)?,
-    ))
+    let changed = store::projects::patch_project(&ctx.db, user.id, id, &patch, &condition)
+        .map_err(name_taken)?;
+    Ok(tagged(&ApiError::refused(changed, Entity::Project, id)?))
 }
 
 /// `DELETE /projects/{id}`: 204; the project's tasks are deleted with it.
 pub fn delete(ctx: &mut Ctx, request: &Request, id: i64) -> ApiResult {
     let user = ctx.authenticate(request)?;
-    let deleted = store::projects::delete(&ctx.db, user.id, id)?;
+    let condition = precondition(request)?;
+    let deleted = store::projects::delete(&ctx.db, user.id, id, &condition)?;
     ApiError::refused(deleted, Entity::Project, id)?;
     Ok(Response::no_content())
 }
@@ -110,7 +128,7 @@ pub fn create_task(ctx: &mut Ctx, request: &Request, id: i64) -> ApiResult {
         }
         _ => task.project_id = Some(id),
     }
-    tasks::insert(ctx, user.id, &task)
+    tasks::insert(ctx, request, user.id, &task)
 }
 
 /// `GET /projects/{id}/tasks`: a page of this project's tasks, highest

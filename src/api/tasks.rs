@@ -9,9 +9,11 @@
 //! present change, and `null` clears a nullable field.
 
 use super::body::{json_body, parse_json_object};
+use super::idempotency;
 use super::input::{Field, Input};
 use super::list::Query;
 use super::{ApiResult, Ctx};
+use crate::conditional::{Precondition, etag_of};
 use crate::error::ApiError;
 use crate::http::{Request, Response};
 use serde_json::Value;
@@ -51,7 +53,7 @@ pub const TAG_MAX_CHARS: usize = 50;
 
 /// Read-only fields: ignored on input, so a task fetched with GET can be
 /// sent straight back with PUT.
-const READ_ONLY: &[&str] = &["id", "created_at", "updated_at", "created_by"];
+const READ_ONLY: &[&str] = &["id", "created_at", "updated_at", "created_by", "version"];
 
 /// The filters of a task list, besides `limit`, `offset` and `sort`.
 pub const FILTERS: &[&str] = &[
@@ -65,23 +67,28 @@ pub const FILTERS: &[&str] = &[
     "tag",
 ];
 
-/// `POST /tasks`: create a task. 201 with `Location: /tasks/{id}`.
+/// `POST /tasks`: create a task. 201 with `Location: /tasks/{id}` and its
+/// `ETag`; an `Idempotency-Key` makes a retry safe.
 pub fn create(ctx: &mut Ctx, request: &Request) -> ApiResult {
     let user = ctx.authenticate(request)?;
     let task = new_task_from_body(json_body(request)?)?;
-    insert(ctx, user.id, &task)
+    insert(ctx, request, user.id, &task)
 }
 
 /// Stores a new task and answers 201; shared with `POST /projects/{id}/tasks`.
-pub fn insert(ctx: &mut Ctx, caller: i64, task: &NewTask) -> ApiResult {
-    let created =
-        store::tasks::create(&ctx.db, caller, task).map_err(refused_reference(task.project_id))?;
-    let task = ApiError::refused(
-        created,
-        Entity::Project,
-        task.project_id.unwrap_or_default(),
-    )?;
-    Ok(Response::created(format!("/tasks/{}", task.id), &task))
+pub fn insert(ctx: &mut Ctx, request: &Request, caller: i64, task: &NewTask) -> ApiResult {
+    idempotency::create(
+        ctx,
+        request,
+        caller,
+        |tx| store::tasks::create_in(tx, caller, task),
+        refused_reference(task.project_id),
+        |created| {
+            let project_id = task.project_id.unwrap_or_default();
+            let task = ApiError::refused(created, Entity::Project, project_id)?;
+            Ok(Response::created(format!("/tasks/{}", task.id), &task).with_etag(etag_of(&task)))
+        },
+    )
 }
 
 /// `GET /tasks`: a page of the caller's tasks, ordered by id unless `sort`
@@ -181,37 +188,45 @@ pub fn get(ctx: &mut Ctx, request: &Request, id: i64) -> ApiResult {
     let user = ctx.authenticate(request)?;
     let task =
         store::tasks::get(&ctx.db, user.id, id)?.ok_or(ApiError::not_found(Entity::Task, id))?;
-    Ok(Response::json(200, &task))
+    Ok(tagged(&task))
 }
 
-/// `PUT /tasks/{id}`: replace every writable field.
+/// A 200 with `task` and its ETag.
+fn tagged(task: &crate::model::Task) -> Response {
+    Response::json(200, task).with_etag(etag_of(task))
+}
+
+/// The precondition of a write's `If-Match`; a malformed one is a 400.
+pub fn precondition(request: &Request) -> Result<Precondition, ApiError> {
+    Precondition::of(request).map_err(ApiError::BadRequest)
+}
+
+/// `PUT /tasks/{id}`: replace every writable field (if `If-Match` holds).
 pub fn replace(ctx: &mut Ctx, request: &Request, id: i64) -> ApiResult {
     let user = ctx.authenticate(request)?;
+    let condition = precondition(request)?;
     let task = new_task_from_body(json_body(request)?)?;
-    let changed = store::tasks::replace(&ctx.db, user.id, id, &task)
+    let changed = store::tasks::replace(&ctx.db, user.id, id, &task, &condition)
         .map_err(refused_reference(task.project_id))?;
-    Ok(Response::json(
-        200,
-        &ApiError::refused(changed, Entity::Task, id)?,
-    ))
+    Ok(tagged(&ApiError::refused(changed, Entity::Task, id)?))
 }
 
-/// `PATCH /tasks/{id}`: change only the fields present.
+/// `PATCH /tasks/{id}`: change only the fields present (if `If-Match`
+/// holds).
 pub fn patch(ctx: &mut Ctx, request: &Request, id: i64) -> ApiResult {
     let user = ctx.authenticate(request)?;
+    let condition = precondition(request)?;
     let patch = task_patch_from_body(json_body(request)?)?;
-    let changed = store::tasks::patch_task(&ctx.db, user.id, id, &patch)
+    let changed = store::tasks::patch_task(&ctx.db, user.id, id, &patch, &condition)
         .map_err(refused_reference(patch.project_id.flatten()))?;
-    Ok(Response::json(
-        200,
-        &ApiError::refused(changed, Entity::Task, id)?,
-    ))
+    Ok(tagged(&ApiError::refused(changed, Entity::Task, id)?))
 }
 
-/// `DELETE /tasks/{id}`: 204.
+/// `DELETE /tasks/{id}`: 204 (if `If-Match` holds).
 pub fn delete(ctx: &mut Ctx, request: &Request, id: i64) -> ApiResult {
     let user = ctx.authenticate(request)?;
-    let deleted = store::tasks::delete(&ctx.db, user.id, id)?;
+    let condition = precondition(request)?;
+    let deleted = store::tasks::delete(&ctx.db, user.id, id, &condition)?;
     ApiError::refused(deleted, Entity::Task, id)?;
     Ok(Response::no_content())
 }

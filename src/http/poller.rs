@@ -196,6 +196,11 @@ impl Handoff {
         (request, delivered)
     }
 
+    /// Whether shutdown has begun.
+    pub fn is_stopping(&self) -> bool {
+        self.settings.is_stopping()
+    }
+
     /// Stops the server: no new connections, idle ones closed, the rest
     /// given `shutdown_grace` to finish.
     pub fn shutdown(&self) {

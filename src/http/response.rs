@@ -103,6 +103,12 @@ impl Response {
         response
     }
 
+    /// This response with an `ETag` (`crate::conditional`).
+    pub fn with_etag(mut self, etag: String) -> Response {
+        self.set_header("ETag", etag);
+        self
+    }
+
     /// Sets a header, replacing any earlier value of the same name.
     pub fn set_header(&mut self, name: &'static str, value: impl Into<String>) {
         self.headers

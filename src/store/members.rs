@@ -7,10 +7,11 @@
 //! Every change takes effect on the next request, since access to tasks
 //! and projects is decided by the `WHERE` clauses that read this table.
 
-use super::projects::{refusal, visible_project};
+use super::changes;
+use super::projects::{owns, refusal, visible_project};
 use super::sql::{Conn, ErrorKind, Row, SqlError};
 use super::{Db, StoreError};
-use crate::model::{Change, Entity, Member, Role};
+use crate::model::{Change, ChangeKind, ChangeOp, Entity, Member, Role};
 use crate::time;
 
 fn member_from_row(row: &Row<'_>) -> Result<Member, SqlError> {
@@ -72,17 +73,6 @@ fn is_visible(conn: &mut Conn<'_>, caller: i64, id: i64) -> Result<bool, StoreEr
         .is_some())
 }
 
-/// Whether `caller` owns project `id`.
-fn owns(conn: &mut Conn<'_>, caller: i64, id: i64) -> Result<bool, StoreError> {
-    Ok(conn
-        .query_opt(
-            "SELECT 1 FROM project WHERE id = ?2 AND owner_id = ?1",
-            &[&caller, &id],
-            |_| Ok(()),
-        )?
-        .is_some())
-}
-
 /// One person of project `id` (owner or member), by user id.
 fn person(conn: &mut Conn<'_>, id: i64, user_id: i64) -> Result<Option<Member>, StoreError> {
     // The union's columns are named after its first SELECT's.
@@ -100,31 +90,42 @@ pub fn add(
     login: &str,
     role: Role,
 ) -> Result<Change<Member>, StoreError> {
+    db.write(|tx| add_in(tx, caller, id, login, role))
+}
+
+/// [`add`], inside a write that is already open (one that also keeps an
+/// idempotency key: `store::idempotency`).
+pub fn add_in(
+    tx: &mut Conn<'_>,
+    caller: i64,
+    id: i64,
+    login: &str,
+    role: Role,
+) -> Result<Change<Member>, StoreError> {
     let now = time::now_rfc3339();
-    db.write(|tx| {
-        if !owns(tx, caller, id)? {
-            return refusal(tx, caller, id);
+    if !owns(tx, caller, id)? {
+        return refusal(tx, caller, id);
+    }
+    let Some(user_id) = super::users::find_id(tx, login)? else {
+        return Err(StoreError::NotFound(Entity::User));
+    };
+    if person(tx, id, user_id)?.is_some() {
+        return Err(StoreError::Conflict("member"));
+    }
+    tx.execute(
+        "INSERT INTO project_member (project_id, user_id, role, joined_at)
+         VALUES (?1, ?2, ?3, ?4)",
+        &[&id, &user_id, &role.as_str(), &now],
+    )
+    .map_err(|error| {
+        if error.kind == ErrorKind::Unique {
+            StoreError::Conflict("member")
+        } else {
+            error.into()
         }
-        let Some(user_id) = super::users::find_id(tx, login)? else {
-            return Err(StoreError::NotFound(Entity::User));
-        };
-        if person(tx, id, user_id)?.is_some() {
-            return Err(StoreError::Conflict("member"));
-        }
-        tx.execute(
-            "INSERT INTO project_member (project_id, user_id, role, joined_at)
-             VALUES (?1, ?2, ?3, ?4)",
-            &[&id, &user_id, &role.as_str(), &now],
-        )
-        .map_err(|error| {
-            if error.kind == ErrorKind::Unique {
-                StoreError::Conflict("member")
-            } else {
-                error.into()
-            }
-        })?;
-        Ok(person(tx, id, user_id)?.map_or(Change::NotFound, Change::Done))
-    })
+    })?;
+    changes::record_joining(tx, id, user_id)?;
+    Ok(person(tx, id, user_id)?.map_or(Change::NotFound, Change::Done))
 }
 
 /// Gives member `user_id` of project `id` the role `role`; the owner only.
@@ -149,6 +150,15 @@ pub fn set_role(
         if changed == 0 {
             return Err(StoreError::NotFound(Entity::Member));
         }
+        // Their view of the project changed: it shows their role.
+        changes::record(
+            tx,
+            ChangeKind::Project,
+            id,
+            ChangeOp::Upsert,
+            Some(user_id),
+            None,
+        )?;
         Ok(person(tx, id, user_id)?.map_or(Change::NotFound, Change::Done))
     })
 }
@@ -165,6 +175,8 @@ pub fn remove(db: &Db, caller: i64, id: i64, user_id: i64) -> Result<Change<()>,
         if owner && user_id == caller {
             return Err(StoreError::Conflict("owner"));
         }
+        // Logged while the membership is still there to say what they saw.
+        changes::record_leaving(tx, id, Some(user_id))?;
         let removed = tx.execute(
             "DELETE FROM project_member WHERE project_id = ?1 AND user_id = ?2",
             &[&id, &user_id],
@@ -177,8 +189,11 @@ pub fn remove(db: &Db, caller: i64, id: i64, user_id: i64) -> Result<Change<()>,
                 Ok(Change::NotFound)
             };
         }
+        let assigned = "task.project_id = ?3 AND task.assignee_id = ?4";
+        changes::record_tasks(tx, ChangeOp::Upsert, assigned, &[&id, &user_id])?;
         tx.execute(
-            "UPDATE task SET assignee_id = NULL WHERE project_id = ?1 AND assignee_id = ?2",
+            "UPDATE task SET assignee_id = NULL, version = version + 1
+             WHERE project_id = ?1 AND assignee_id = ?2",
             &[&id, &user_id],
         )?;
         Ok(Change::Done(()))

@@ -11,6 +11,8 @@
 //! [`Db::read`], [`Db::snapshot`], [`Db::write`]).
 
 pub mod api_keys;
+pub mod changes;
+pub mod idempotency;
 mod list;
 pub mod login_failures;
 pub mod members;
@@ -26,8 +28,11 @@ pub mod users;
 use std::fmt;
 use std::path::PathBuf;
 
-use crate::model::Entity;
-use sql::Conn;
+use crate::model::{Change, Entity};
+/// A write's open transaction, as `idempotency::run` hands it to the
+/// `*_in` functions (`tasks::create_in`): callers outside the store only
+/// pass it along.
+pub use sql::Conn;
 pub use sql::Dialect;
 
 /// Where the data lives: what `--db` names. Both `Display` and `Debug`
@@ -115,6 +120,22 @@ fn without_password(url: &str) -> String {
         })
         .collect();
     format!("{scheme}://{}", parts.join("&"))
+}
+
+/// What a write does when its precondition is checked against `current`,
+/// the object as the caller sees it, read in the write's transaction:
+/// `None` to go ahead, or the refusal (`NotFound` if there is no such
+/// object, `PreconditionFailed` with its ETag if the condition fails).
+fn refused_by<T: serde::Serialize, U>(
+    precondition: &crate::conditional::Precondition,
+    current: Option<T>,
+) -> Option<Change<U>> {
+    match current {
+        None => Some(Change::NotFound),
+        Some(object) => precondition
+            .unmet_by(&object)
+            .map(Change::PreconditionFailed),
+    }
 }
 
 /// A worker's access to the database. Each worker owns one, and with it its

@@ -9,11 +9,14 @@
 //! project deletes its tasks and memberships through the foreign keys'
 //! `ON DELETE CASCADE`, in the same statement.
 
+use super::changes;
 use super::list::{self, Conditions};
 use super::sql::{Conn, Dialect, ErrorKind, Row, SqlError};
 use super::{Db, StoreError};
+use crate::conditional::Precondition;
 use crate::model::{
-    Change, ListQuery, NewProject, Page, Project, ProjectFilter, ProjectPatch, Role,
+    Change, ChangeKind, ChangeOp, ListQuery, NewProject, Page, Project, ProjectFilter,
+    ProjectPatch, Role,
 };
 use crate::time;
 
@@ -57,7 +60,8 @@ pub(super) fn visible_project(dialect: Dialect) -> String {
 const PROJECT_COLUMNS: &str = "project.id, project.name, project.description, \
      (SELECT count(*) FROM task WHERE task.project_id = project.id), \
      project.created_at, project.updated_at, project.owner_id, \
-     (SELECT role FROM project_member WHERE project_id = project.id AND user_id = ?1)";
+     (SELECT role FROM project_member WHERE project_id = project.id AND user_id = ?1), \
+     project.version";
 
 /// A project as `caller` sees it.
 fn project_from_row(caller: i64) -> impl Fn(&Row<'_>) -> Result<Project, SqlError> {
@@ -80,6 +84,7 @@ fn project_from_row(caller: i64) -> impl Fn(&Row<'_>) -> Result<Project, SqlErro
             created_at: row.get(4)?,
             updated_at: row.get(5)?,
             role,
+            version: row.get(8)?,
         })
     }
 }
@@ -100,26 +105,46 @@ fn name_error(error: SqlError) -> StoreError {
 /// Creates a project owned by `caller`; a name they already use is
 /// `Conflict`.
 pub fn create(db: &Db, caller: i64, project: &NewProject) -> Result<Project, StoreError> {
+    db.write(|tx| create_in(tx, caller, project))
+}
+
+/// [`create`], inside a write that is already open (one that also keeps
+/// an idempotency key: `store::idempotency`).
+pub fn create_in(
+    tx: &mut Conn<'_>,
+    caller: i64,
+    project: &NewProject,
+) -> Result<Project, StoreError> {
     let now = time::now_rfc3339();
-    db.write(|tx| {
-        let id: Option<i64> = tx
-            .query_opt(
-                "INSERT INTO project (owner_id, name, name_key, description, created_at, updated_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?5) RETURNING id",
-                &[
-                    &caller,
-                    &project.name,
-                    &name_key(&project.name),
-                    &project.description,
-                    &now,
-                ],
-                |row| row.get(0),
-            )
-            .map_err(name_error)?;
-        let id = id.ok_or_else(|| StoreError::Database("INSERT returned no row".to_owned()))?;
-        read(tx, caller, id)?
-            .ok_or_else(|| StoreError::Database("a created project is not visible".to_owned()))
-    })
+    let id: Option<i64> = tx
+        .query_opt(
+            "INSERT INTO project (owner_id, name, name_key, description, created_at, updated_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?5) RETURNING id",
+            &[
+                &caller,
+                &project.name,
+                &name_key(&project.name),
+                &project.description,
+                &now,
+            ],
+            |row| row.get(0),
+        )
+        .map_err(name_error)?;
+    let id = id.ok_or_else(|| StoreError::Database("INSERT returned no row".to_owned()))?;
+    log_project(tx, id, ChangeOp::Upsert, caller)?;
+    read(tx, caller, id)?
+        .ok_or_else(|| StoreError::Database("a created project is not visible".to_owned()))
+}
+
+/// Logs a change to project `id`, owned by `owner`, in the view of its
+/// owner and members.
+pub(super) fn log_project(
+    tx: &mut Conn<'_>,
+    id: i64,
+    op: ChangeOp,
+    owner: i64,
+) -> Result<(), StoreError> {
+    changes::record(tx, ChangeKind::Project, id, op, Some(owner), Some(id))
 }
 
 /// One page of the projects `caller` owns or belongs to.
@@ -194,26 +219,41 @@ pub fn replace(
     caller: i64,
     id: i64,
     project: &NewProject,
+    precondition: &Precondition,
 ) -> Result<Change<Project>, StoreError> {
     let patch = ProjectPatch {
         name: Some(project.name.clone()),
         description: Some(project.description.clone()),
     };
-    patch_project(db, caller, id, &patch)
+    patch_project(db, caller, id, &patch, precondition)
 }
 
-/// Changes the fields present in `patch` (`PATCH`); the owner only.
+/// Changes the fields present in `patch` (`PATCH`); the owner only, and
+/// only if `precondition` holds for the project as they see it, read in
+/// the same transaction (see [`unmet`]).
 pub fn patch_project(
     db: &Db,
     caller: i64,
     id: i64,
     patch: &ProjectPatch,
+    precondition: &Precondition,
 ) -> Result<Change<Project>, StoreError> {
     let now = time::now_rfc3339();
     let new_key = patch.name.as_deref().map(name_key);
     let replaces_description = patch.description.is_some();
     let description = patch.description.clone().flatten();
     db.write(|tx| {
+        if let Some(unmet) = unmet(tx, caller, id, precondition)? {
+            return Ok(unmet);
+        }
+        // `{}` changes nothing, so it writes nothing (as for a task); it
+        // is still refused to anyone but the owner.
+        if patch.name.is_none() && patch.description.is_none() {
+            if !owns(tx, caller, id)? {
+                return refusal(tx, caller, id);
+            }
+            return Ok(read(tx, caller, id)?.map_or(Change::NotFound, Change::Done));
+        }
         // `COALESCE(?, name)` keeps the name when the patch has none; the
         // description needs an explicit flag, since null is a value it can take.
         let changed = tx
@@ -222,7 +262,8 @@ pub fn patch_project(
                  SET name = COALESCE(?3, name),
                      name_key = COALESCE(?4, name_key),
                      description = CASE WHEN ?5 THEN ?6 ELSE description END,
-                     updated_at = ?7
+                     updated_at = ?7,
+                     version = version + 1
                  WHERE id = ?2 AND owner_id = ?1",
                 &[
                     &caller,
@@ -238,14 +279,47 @@ pub fn patch_project(
         if changed == 0 {
             return refusal(tx, caller, id);
         }
+        log_project(tx, id, ChangeOp::Upsert, caller)?;
         Ok(read(tx, caller, id)?.map_or(Change::NotFound, Change::Done))
     })
 }
 
+/// `Some` refusal if `precondition` cannot go ahead on project `id`: the
+/// caller is not its owner (403, or 404 if they cannot see it), or its
+/// precondition does not hold for its current ETag (412). On PostgreSQL `owns`
+/// locks the row first, so that a concurrent write with the same
+/// `If-Match` waits for this one and then fails it.
+fn unmet<T>(
+    tx: &mut Conn<'_>,
+    caller: i64,
+    id: i64,
+    precondition: &Precondition,
+) -> Result<Option<Change<T>>, StoreError> {
+    if !precondition.is_some() {
+        return Ok(None);
+    }
+    if !owns(tx, caller, id)? {
+        return refusal(tx, caller, id).map(Some);
+    }
+    Ok(super::refused_by(precondition, read(tx, caller, id)?))
+}
+
 /// Deletes project `id` and, by cascade, its tasks and memberships; the
-/// owner only.
-pub fn delete(db: &Db, caller: i64, id: i64) -> Result<Change<()>, StoreError> {
+/// owner only, if `precondition` holds.
+pub fn delete(
+    db: &Db,
+    caller: i64,
+    id: i64,
+    precondition: &Precondition,
+) -> Result<Change<()>, StoreError> {
     db.write(|tx| {
+        if let Some(unmet) = unmet(tx, caller, id, precondition)? {
+            return Ok(unmet);
+        }
+        // Logged before the cascade takes the tasks and memberships.
+        if owns(tx, caller, id)? {
+            log_gone(tx, id, caller)?;
+        }
         let deleted = tx.execute(
             "DELETE FROM project WHERE id = ?2 AND owner_id = ?1",
             &[&caller, &id],
@@ -256,4 +330,30 @@ pub fn delete(db: &Db, caller: i64, id: i64) -> Result<Change<()>, StoreError> {
             refusal(tx, caller, id)
         }
     })
+}
+
+/// Whether `caller` owns project `id`, asked inside a write. On PostgreSQL
+/// the row is then locked until the write ends, so that what the write
+/// does next (log the project's deletion, change its members) cannot
+/// interleave with another write to the same project.
+pub(super) fn owns(tx: &mut Conn<'_>, caller: i64, id: i64) -> Result<bool, StoreError> {
+    let lock = match tx.dialect() {
+        Dialect::Sqlite => "",
+        Dialect::Postgres => " FOR UPDATE",
+    };
+    Ok(tx
+        .query_opt(
+            &format!("SELECT 1 FROM project WHERE id = ?2 AND owner_id = ?1{lock}"),
+            &[&caller, &id],
+            |_| Ok(()),
+        )?
+        .is_some())
+}
+
+/// Logs project `id` (owned by `owner`) and its tasks going, in every view
+/// that had them: the owner's, and each member's. Runs before the delete.
+pub(super) fn log_gone(tx: &mut Conn<'_>, id: i64, owner: i64) -> Result<(), StoreError> {
+    changes::record_tasks(tx, ChangeOp::Delete, "task.project_id = ?3", &[&id])?;
+    changes::record_leaving(tx, id, None)?;
+    log_project(tx, id, ChangeOp::Delete, owner)
 }

@@ -16,12 +16,15 @@
 //! creator or the project's owner. A task moved out of a project becomes
 //! the mover's own.
 
+use super::changes;
 use super::list::{self, Conditions};
 use super::projects::{member_of, visible_project};
 use super::sql::{Conn, Dialect, ErrorKind, Param, Row, SqlError};
 use super::{Db, StoreError};
+use crate::conditional::Precondition;
 use crate::model::{
-    Assignee, Change, Entity, ListQuery, NewTask, Page, Role, Task, TaskFilter, TaskPatch,
+    Assignee, Change, ChangeKind, ChangeOp, Entity, ListQuery, NewTask, Page, Role, Task,
+    TaskFilter, TaskPatch,
 };
 use crate::time;
 
@@ -38,7 +41,7 @@ pub const SORT_FIELDS: &[&str] = &[
 /// "The caller (`?1`) may see this task": they own it, or they are a member
 /// of its project. Both halves are index lookups (`task_owner_id`, and
 /// `project_member_user` then the per-project task indexes).
-fn visible(dialect: Dialect) -> String {
+pub(super) fn visible(dialect: Dialect) -> String {
     format!(
         "(task.owner_id = ?1 OR {})",
         member_of(dialect, "task.project_id", false)
@@ -76,7 +79,8 @@ fn task_columns(dialect: Dialect) -> String {
     };
     format!(
         "task.id, task.project_id, task.title, task.description, task.due_date, task.completed, \
-         task.priority, task.created_at, task.updated_at, task.assignee_id, task.created_by, {tags}"
+         task.priority, task.created_at, task.updated_at, task.assignee_id, task.created_by, {tags}, \
+         task.version"
     )
 }
 
@@ -96,11 +100,12 @@ fn task_from_row(row: &Row<'_>) -> Result<Task, SqlError> {
         created_by: row.get(10)?,
         tags: serde_json::from_str(&tags)
             .map_err(|error| SqlError::new(ErrorKind::Other, format!("task tags: {error}")))?,
+        version: row.get(12)?,
     })
 }
 
 /// The task `id`, read inside a write or a read, if `caller` may see it.
-fn read(conn: &mut Conn<'_>, caller: i64, id: i64) -> Result<Option<Task>, StoreError> {
+pub(super) fn read(conn: &mut Conn<'_>, caller: i64, id: i64) -> Result<Option<Task>, StoreError> {
     let sql = format!(
         "SELECT {} FROM task WHERE task.id = ?2 AND {}",
         task_columns(conn.dialect()),
@@ -232,42 +237,76 @@ fn project_error(error: SqlError) -> StoreError {
 /// Creates a task for `caller`: their own, or in a project where they are
 /// the owner or an editor (it then lives with the project's owner).
 pub fn create(db: &Db, caller: i64, task: &NewTask) -> Result<Change<Task>, StoreError> {
+    db.write(|tx| create_in(tx, caller, task))
+}
+
+/// [`create`], inside a write that is already open (one that also keeps
+/// an idempotency key: `store::idempotency`).
+pub fn create_in(
+    tx: &mut Conn<'_>,
+    caller: i64,
+    task: &NewTask,
+) -> Result<Change<Task>, StoreError> {
     let now = time::now_rfc3339();
-    db.write(|tx| {
-        let owner = match home_for(tx, caller, task.project_id)? {
-            Change::Done(owner) => owner,
-            Change::Forbidden(needed) => return Ok(Change::Forbidden(needed)),
-            Change::NotFound => return Ok(Change::NotFound),
-        };
-        check_assignee(tx, owner, task.project_id, task.assignee_id)?;
-        let id: Option<i64> = tx
-            .query_opt(
-                "INSERT INTO task (owner_id, project_id, title, description, due_date, completed,
-                                   priority, created_at, updated_at, assignee_id, created_by)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, ?9, ?10)
-                 RETURNING id",
-                &[
-                    &owner,
-                    &task.project_id,
-                    &task.title,
-                    &task.description,
-                    &task.due_date,
-                    &task.completed,
-                    &task.priority,
-                    &now,
-                    &task.assignee_id,
-                    &caller,
-                ],
-                |row| row.get(0),
-            )
-            .map_err(project_error)?;
-        let id = id.ok_or_else(|| StoreError::Database("INSERT returned no row".to_owned()))?;
-        add_tags(tx, id, &task.tags)?;
-        let created = read(tx, caller, id)?;
-        created
-            .map(Change::Done)
-            .ok_or_else(|| StoreError::Database("a created task is not visible".to_owned()))
-    })
+    let owner = match home_for(tx, caller, task.project_id)?.done() {
+        Ok(owner) => owner,
+        Err(refusal) => return Ok(refusal),
+    };
+    check_assignee(tx, owner, task.project_id, task.assignee_id)?;
+    let id: Option<i64> = tx
+        .query_opt(
+            "INSERT INTO task (owner_id, project_id, title, description, due_date, completed,
+                               priority, created_at, updated_at, assignee_id, created_by)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, ?9, ?10)
+             RETURNING id",
+            &[
+                &owner,
+                &task.project_id,
+                &task.title,
+                &task.description,
+                &task.due_date,
+                &task.completed,
+                &task.priority,
+                &now,
+                &task.assignee_id,
+                &caller,
+            ],
+            |row| row.get(0),
+        )
+        .map_err(project_error)?;
+    let id = id.ok_or_else(|| StoreError::Database("INSERT returned no row".to_owned()))?;
+    add_tags(tx, id, &task.tags)?;
+    log_task(tx, id, ChangeOp::Upsert, (owner, task.project_id), true)?;
+    let created = read(tx, caller, id)?;
+    created
+        .map(Change::Done)
+        .ok_or_else(|| StoreError::Database("a created task is not visible".to_owned()))
+}
+
+/// Logs a change to task `id` living with `owner` in `project_id`. With
+/// `counted` (the task arrives in or leaves the project), the project
+/// changes too: its `task_count` does.
+fn log_task(
+    tx: &mut Conn<'_>,
+    id: i64,
+    op: ChangeOp,
+    (owner, project_id): (i64, Option<i64>),
+    counted: bool,
+) -> Result<(), StoreError> {
+    changes::record(tx, ChangeKind::Task, id, op, Some(owner), project_id)?;
+    if let Some(project_id) = project_id
+        && counted
+    {
+        changes::record(
+            tx,
+            ChangeKind::Project,
+            project_id,
+            ChangeOp::Upsert,
+            Some(owner),
+            Some(project_id),
+        )?;
+    }
+    Ok(())
 }
 
 /// One page of the tasks `caller` may see.
@@ -376,8 +415,15 @@ fn sort_expression(dialect: Dialect) -> impl Fn(&str) -> Option<&'static str> {
     }
 }
 
-/// Replaces every writable field of task `id` (`PUT`).
-pub fn replace(db: &Db, caller: i64, id: i64, task: &NewTask) -> Result<Change<Task>, StoreError> {
+/// Replaces every writable field of task `id` (`PUT`), if `precondition`
+/// holds.
+pub fn replace(
+    db: &Db,
+    caller: i64,
+    id: i64,
+    task: &NewTask,
+    precondition: &Precondition,
+) -> Result<Change<Task>, StoreError> {
     let patch = TaskPatch {
         project_id: Some(task.project_id),
         title: Some(task.title.clone()),
@@ -388,7 +434,7 @@ pub fn replace(db: &Db, caller: i64, id: i64, task: &NewTask) -> Result<Change<T
         assignee_id: Some(task.assignee_id),
         tags: Some(task.tags.clone()),
     };
-    patch_task(db, caller, id, &patch)
+    patch_task(db, caller, id, &patch, precondition)
 }
 
 /// What a write needs to know about the task it changes, read (and on
@@ -429,7 +475,10 @@ fn current(conn: &mut Conn<'_>, caller: i64, id: i64) -> Result<Option<Current>,
 }
 
 /// Changes the fields present in `patch` on task `id` (`PATCH`, and `PUT`
-/// with every field present).
+/// with every field present), if `precondition` holds for the task as the
+/// caller sees it, read in the same transaction (and on PostgreSQL locked
+/// by `current`, so a concurrent write with the same `If-Match` waits and
+/// then fails it).
 ///
 /// The update sets only the columns the patch names (and, when the task
 /// moves, its owner), inside the transaction that checked the caller's
@@ -441,6 +490,7 @@ pub fn patch_task(
     caller: i64,
     id: i64,
     patch: &TaskPatch,
+    precondition: &Precondition,
 ) -> Result<Change<Task>, StoreError> {
     let now = time::now_rfc3339();
     db.write(|tx| {
@@ -449,6 +499,9 @@ pub fn patch_task(
         };
         if !current.editable {
             return Ok(editor_needed(current.project_id));
+        }
+        if let Some(unmet) = unmet(tx, caller, id, precondition)? {
+            return Ok(unmet);
         }
         if patch.is_empty() {
             return Ok(read(tx, caller, id)?.map_or(Change::NotFound, Change::Done));
@@ -466,10 +519,9 @@ pub fn patch_task(
                     "to be the task's creator or the owner of project {from}"
                 )));
             }
-            owner = match home_for(tx, caller, patch.project_id.flatten())? {
-                Change::Done(owner) => owner,
-                Change::Forbidden(needed) => return Ok(Change::Forbidden(needed)),
-                Change::NotFound => return Ok(Change::NotFound),
+            owner = match home_for(tx, caller, patch.project_id.flatten())?.done() {
+                Ok(owner) => owner,
+                Err(refusal) => return Ok(refusal),
             };
         }
         let project_id = patch.project_id.unwrap_or(current.project_id);
@@ -508,11 +560,12 @@ pub fn patch_task(
             set("assignee_id", param(assignee_id));
         }
         set("updated_at", param(now.clone()));
-        let set_clause: Vec<String> = assignments
+        let mut set_clause: Vec<String> = assignments
             .iter()
             .enumerate()
             .map(|(index, column)| format!("{column} = ?{}", index + 3))
             .collect();
+        set_clause.push("version = version + 1".to_owned());
         let sql = format!(
             "UPDATE task SET {} WHERE task.id = ?2 AND {}",
             set_clause.join(", "),
@@ -528,24 +581,50 @@ pub fn patch_task(
         if let Some(tags) = &patch.tags {
             replace_tags(tx, id, tags)?;
         }
+        // A move takes the task out of the old project's view (and its
+        // owner's, if that changes) and into the new one's.
+        if moves {
+            let from = (current.owner, current.project_id);
+            log_task(tx, id, ChangeOp::Delete, from, true)?;
+        }
+        log_task(tx, id, ChangeOp::Upsert, (owner, project_id), moves)?;
         // Moved out of a project by the project's owner into their own
         // tasks, or into a project: visible to the caller either way.
         Ok(read(tx, caller, id)?.map_or(Change::NotFound, Change::Done))
     })
 }
 
-/// Deletes task `id`; `NotFound` if the caller cannot see it, `Forbidden`
-/// if they may only read it.
-pub fn delete(db: &Db, caller: i64, id: i64) -> Result<Change<()>, StoreError> {
+/// Deletes task `id` if `precondition` holds; `NotFound` if the caller
+/// cannot see it, `Forbidden` if they may only read it.
+pub fn delete(
+    db: &Db,
+    caller: i64,
+    id: i64,
+    precondition: &Precondition,
+) -> Result<Change<()>, StoreError> {
     db.write(|tx| {
-        let deleted = tx.execute(
+        if precondition.is_some() {
+            match current(tx, caller, id)? {
+                None => return Ok(Change::NotFound),
+                Some(current) if !current.editable => {
+                    return Ok(editor_needed(current.project_id));
+                }
+                Some(_) => {}
+            }
+            if let Some(unmet) = unmet(tx, caller, id, precondition)? {
+                return Ok(unmet);
+            }
+        }
+        let deleted = tx.query_opt(
             &format!(
-                "DELETE FROM task WHERE task.id = ?2 AND {}",
+                "DELETE FROM task WHERE task.id = ?2 AND {} RETURNING owner_id, project_id",
                 editable(tx.dialect())
             ),
             &[&caller, &id],
+            |row| Ok((row.get::<i64>(0)?, row.get::<Option<i64>>(1)?)),
         )?;
-        if deleted == 1 {
+        if let Some(home) = deleted {
+            log_task(tx, id, ChangeOp::Delete, home, true)?;
             return Ok(Change::Done(()));
         }
         Ok(match current(tx, caller, id)? {
@@ -553,6 +632,20 @@ pub fn delete(db: &Db, caller: i64, id: i64) -> Result<Change<()>, StoreError> {
             None => Change::NotFound,
         })
     })
+}
+
+/// The refusal if `precondition` does not hold for task `id` as `caller`
+/// sees it now (see `store::refused_by`).
+fn unmet<T>(
+    tx: &mut Conn<'_>,
+    caller: i64,
+    id: i64,
+    precondition: &Precondition,
+) -> Result<Option<Change<T>>, StoreError> {
+    if !precondition.is_some() {
+        return Ok(None);
+    }
+    Ok(super::refused_by(precondition, read(tx, caller, id)?))
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@
 
 use super::sql::{Conn, Dialect, ErrorKind, Row, SqlError};
 use super::{Db, StoreError};
-use crate::model::User;
+use crate::model::{ChangeOp, User};
 use crate::time;
 
 /// A user together with their password hash and token generation, for
@@ -201,6 +201,27 @@ pub fn end_sessions(db: &Db, id: i64) -> Result<bool, StoreError> {
 /// Deletes the user; their projects, tasks and API keys go with them
 /// through the foreign keys' `ON DELETE CASCADE`, in the same statement.
 pub fn delete(db: &Db, id: i64) -> Result<bool, StoreError> {
-    let deleted = db.write(|tx| Ok(tx.execute("DELETE FROM \"user\" WHERE id = ?1", &[&id])?))?;
+    let deleted = db.write(|tx| {
+        // The change feed first, while the rows the cascades take are there:
+        // the projects this account owns go from their members' views, and
+        // the tasks it created or was assigned in other people's projects
+        // change (their `created_by` or `assignee_id` becomes null).
+        let owned: Vec<i64> = tx.query(
+            "SELECT id FROM project WHERE owner_id = ?1",
+            &[&id],
+            |row| row.get(0),
+        )?;
+        for project_id in owned {
+            super::projects::log_gone(tx, project_id, id)?;
+        }
+        let touched = "task.owner_id <> ?3 AND (task.created_by = ?3 OR task.assignee_id = ?3)";
+        super::changes::record_tasks(tx, ChangeOp::Upsert, touched, &[&id])?;
+        tx.execute(
+            "UPDATE task SET version = version + 1
+             WHERE owner_id <> ?1 AND (created_by = ?1 OR assignee_id = ?1)",
+            &[&id],
+        )?;
+        Ok(tx.execute("DELETE FROM \"user\" WHERE id = ?1", &[&id])?)
+    })?;
     Ok(deleted == 1)
 }

@@ -204,6 +204,54 @@ impl TestDb {
     }
 }
 
+impl TestDb {
+    /// Holds, from a connection of its own, what the server's task writes
+    /// need for `held`: SQLite's write lock, or an exclusive lock on the
+    /// `task` table. Returns once the lock is taken; the returned thread
+    /// releases it. Writes that arrive meanwhile wait (they give up only
+    /// after 5 s on either backend).
+    pub fn block_task_writes(&self, held: std::time::Duration) -> std::thread::JoinHandle<()> {
+        match self {
+            TestDb::Sqlite(path) => {
+                let conn = rusqlite::Connection::open(path).expect("open the database");
+                conn.execute_batch("BEGIN IMMEDIATE")
+                    .expect("take the write lock");
+                std::thread::spawn(move || {
+                    std::thread::sleep(held);
+                    conn.execute_batch("COMMIT")
+                        .expect("release the write lock");
+                })
+            }
+            TestDb::Postgres { url, schema } => {
+                let sql = format!(
+                    "BEGIN; LOCK TABLE task IN EXCLUSIVE MODE; SELECT pg_sleep({}); COMMIT;",
+                    held.as_secs_f64()
+                );
+                let mut psql = Command::new("psql")
+                    .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", url, "-c", &sql])
+                    .stdout(std::process::Stdio::null())
+                    .spawn()
+                    .expect("run psql");
+                let granted = format!(
+                    "SELECT count(*) FROM pg_locks WHERE granted AND mode = 'ExclusiveLock' \
+                     AND relation = '{schema}.task'::regclass"
+                );
+                let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+                while self.scalar(&granted).as_deref() != Some("1") {
+                    assert!(
+                        std::time::Instant::now() < deadline,
+                        "psql never took the lock"
+                    );
+                    std::thread::sleep(std::time::Duration::from_millis(10));
+                }
+                std::thread::spawn(move || {
+                    assert!(psql.wait().expect("psql ends").success());
+                })
+            }
+        }
+    }
+}
+
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|byte| format!("{byte:02x}")).collect()
 }

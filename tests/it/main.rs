@@ -6,12 +6,15 @@
 mod accounts;
 mod auth;
 mod binary;
+mod changes;
+mod conditional;
 mod connections;
 mod crash;
 mod database;
 mod errors;
 mod framing;
 mod hostile;
+mod idempotency;
 mod limits;
 mod lists;
 mod migrations;

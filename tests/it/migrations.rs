@@ -25,7 +25,7 @@ const MIGRATION_2: &str = include_str!("../../migrations/0002-projects.sql");
 const MIGRATION_3: &str = include_str!("../../migrations/0003-accounts.sql");
 
 /// The newest schema version; every upgrade ends here.
-const LATEST_VERSION: i64 = 6;
+const LATEST_VERSION: i64 = 7;
 
 #[test]
 fn a_version_1_database_upgrades_in_place_with_users_tasks_and_tokens_intact() {
@@ -78,11 +78,11 @@ fn a_version_1_database_upgrades_in_place_with_users_tasks_and_tokens_intact() {
             {"id": 1, "project_id": null, "title": "first", "description": "kept",
              "due_date": "2026-02-03", "completed": false, "priority": 4,
              "created_at": "2026-01-01T00:00:00Z", "updated_at": "2026-01-02T00:00:00Z",
-             "assignee_id": null, "created_by": 1, "tags": []},
+             "assignee_id": null, "created_by": 1, "tags": [], "version": 1},
             {"id": 2, "project_id": null, "title": "second", "description": "kept",
              "due_date": "2026-02-03", "completed": true, "priority": 4,
              "created_at": "2026-01-01T00:00:00Z", "updated_at": "2026-01-02T00:00:00Z",
-             "assignee_id": null, "created_by": 1, "tags": []},
+             "assignee_id": null, "created_by": 1, "tags": [], "version": 1},
         ])
     );
 
@@ -141,6 +141,17 @@ fn a_version_3_database_upgrades_in_place_with_every_row_and_reference_intact() 
         .unwrap();
     assert_eq!(uncredited, 0);
     let db = Connection::open(&path).unwrap();
+    // Migration 7: every existing task and project is at version 1.
+    let versions: (i64, i64) = db
+        .query_row(
+            "SELECT (SELECT count(*) FROM task WHERE version <> 1) + \
+                    (SELECT count(*) FROM project WHERE version <> 1), \
+                    (SELECT count(*) FROM task) + (SELECT count(*) FROM project)",
+            [],
+            |row| Ok((row.get(0)?, row.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!(versions, (0, 6));
     let version: i64 = db
         .query_row("PRAGMA user_version", [], |row| row.get(0))
         .unwrap();
@@ -339,12 +350,15 @@ fn api_key(digit: char) -> String {
 fn every_row(path: &Path) -> Vec<String> {
     let db = Connection::open(path).unwrap();
     let mut rows = Vec::new();
-    // The columns of version 3; later ones (task.created_by) are checked
-    // where they are added.
+    // The columns of version 3; later ones (task.created_by, the versions
+    // of migration 7) are checked where they are added.
     for (table, columns) in [
         ("setting", "*"),
         ("user", "*"),
-        ("project", "*"),
+        (
+            "project",
+            "id, owner_id, name, name_key, description, created_at, updated_at",
+        ),
         (
             "task",
             "id, owner_id, project_id, title, description, due_date, completed, priority, \

@@ -122,12 +122,13 @@ fn a_database_at_schema_version_1_upgrades_in_place_keeping_its_rows() {
         json!([{"id": 1, "project_id": 1, "title": "kept", "description": null,
                 "due_date": null, "completed": false, "priority": 0,
                 "created_at": "2026-01-01T00:00:00Z", "updated_at": "2026-01-02T00:00:00Z",
-                "assignee_id": null, "created_by": 1, "tags": []}]),
+                "assignee_id": null, "created_by": 1, "tags": [], "version": 1}]),
         "{}",
         tasks.text
     );
     let project = server.call("GET", "/projects/1").bearer(&token).send();
     assert_eq!(project.body["role"], "owner", "{}", project.text);
+    assert_eq!(project.body["version"], 1, "{}", project.text);
 }
 
 #[test]
@@ -152,6 +153,91 @@ fn a_token_issued_by_one_process_is_accepted_by_another() {
         .send();
     assert_eq!(read.status, 200);
     assert_eq!(read.body["title"], "written on A");
+}
+
+#[test]
+fn an_idempotency_key_running_on_one_process_is_a_409_on_the_other_and_then_replays() {
+    let Some((_dir, db, url)) = fresh_url() else {
+        return;
+    };
+    let (a, b) = two_processes(&url, &[]);
+    let token = register(&a, "ann");
+    // A's request waits for a lock held from outside, inside its
+    // transaction, which holds the key's advisory lock meanwhile.
+    let release = db.block_task_writes(Duration::from_millis(1500));
+    let first = {
+        let (base, token) = (a.base.clone(), token.clone());
+        thread::spawn(move || {
+            call(&base, "POST", "/tasks")
+                .bearer(&token)
+                .header("Idempotency-Key", "across")
+                .json(json!({"title": "once"}))
+        })
+    };
+    thread::sleep(Duration::from_millis(300));
+    let retry = b
+        .call("POST", "/tasks")
+        .bearer(&token)
+        .header("Idempotency-Key", "across")
+        .json(json!({"title": "once"}));
+    retry.assert_problem(409);
+    release.join().unwrap();
+    let first = first.join().unwrap();
+    assert_eq!(first.status, 201, "{}", first.text);
+    let replay = b
+        .call("POST", "/tasks")
+        .bearer(&token)
+        .header("Idempotency-Key", "across")
+        .json(json!({"title": "once"}));
+    assert_eq!(replay.status, 201, "{}", replay.text);
+    assert_eq!(replay.header("Idempotent-Replayed"), Some("true"));
+    assert_eq!(replay.body["id"], first.body["id"]);
+}
+
+#[test]
+fn of_two_processes_racing_with_the_same_if_match_exactly_one_wins() {
+    let Some((_dir, _db, url)) = fresh_url() else {
+        return;
+    };
+    let (a, b) = two_processes(&url, &[]);
+    let token = register(&a, "ann");
+    let task = a
+        .call("POST", "/tasks")
+        .bearer(&token)
+        .json(json!({"title": "contested"}));
+    let path = format!("/tasks/{}", task.body["id"]);
+    for round in 0..5 {
+        let etag = a.call("GET", &path).bearer(&token).send();
+        let etag = etag.header("ETag").unwrap().to_owned();
+        let barrier = Barrier::new(8);
+        let mut statuses: Vec<u16> = thread::scope(|scope| {
+            let writers: Vec<_> = (0..8)
+                .map(|writer| {
+                    let base = if writer % 2 == 0 { &a.base } else { &b.base };
+                    let (barrier, token, path, etag) = (&barrier, &token, &path, &etag);
+                    scope.spawn(move || {
+                        let request = call(base, "PATCH", path)
+                            .bearer(token)
+                            .header("If-Match", etag);
+                        barrier.wait();
+                        request
+                            .json(json!({"title": format!("writer {writer}")}))
+                            .status
+                    })
+                })
+                .collect();
+            writers
+                .into_iter()
+                .map(|writer| writer.join().unwrap())
+                .collect()
+        });
+        statuses.sort_unstable();
+        assert_eq!(
+            statuses,
+            [200, 412, 412, 412, 412, 412, 412, 412],
+            "round {round}"
+        );
+    }
 }
 
 #[test]

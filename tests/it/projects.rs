@@ -113,6 +113,7 @@ fn replacing_a_project_with_put_sets_an_omitted_description_to_null() {
                 "name": "Office",
                 "description": null,
                 "updated_at": reply.body["updated_at"],
+                "version": 2,
             })
         )
     );
@@ -190,7 +191,10 @@ fn a_project_fetched_with_get_can_be_sent_back_with_put_unchanged() {
     assert_eq!(reply.status, 200, "{}", reply.text);
     assert_eq!(
         reply.body,
-        with_fields(&project, json!({"updated_at": reply.body["updated_at"]}))
+        with_fields(
+            &project,
+            json!({"updated_at": reply.body["updated_at"], "version": 2})
+        )
     );
 }
 
@@ -213,7 +217,7 @@ fn patching_a_project_changes_only_the_fields_present() {
         renamed.body,
         with_fields(
             &project,
-            json!({"name": "Office", "updated_at": renamed.body["updated_at"]})
+            json!({"name": "Office", "updated_at": renamed.body["updated_at"], "version": 2})
         )
     );
 
@@ -247,7 +251,7 @@ fn patching_a_project_description_with_null_clears_it() {
         reply.body,
         with_fields(
             &project,
-            json!({"description": null, "updated_at": reply.body["updated_at"]})
+            json!({"description": null, "updated_at": reply.body["updated_at"], "version": 2})
         )
     );
     assert_eq!(get_project(&app, &ann, &project).body, reply.body);
@@ -1286,7 +1290,8 @@ fn assert_project_shape(project: &Value) {
             "name",
             "role",
             "task_count",
-            "updated_at"
+            "updated_at",
+            "version"
         ],
         "{project}"
     );

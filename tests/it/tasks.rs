@@ -69,6 +69,7 @@ fn creating_a_task_with_every_field_returns_each_of_them() {
             "assignee_id": ann.user_id,
             "created_by": ann.user_id,
             "tags": ["Money", "home"],
+            "version": 1,
         })
     );
 }
@@ -149,6 +150,7 @@ fn replacing_a_task_with_put_returns_omitted_fields_to_their_defaults() {
                 "completed": false,
                 "priority": 0,
                 "updated_at": reply.body["updated_at"],
+                "version": 2,
             })
         )
     );
@@ -181,7 +183,7 @@ fn patching_a_task_changes_only_the_fields_present() {
         reply.body,
         with_fields(
             &task,
-            json!({"priority": 7, "completed": true, "updated_at": reply.body["updated_at"]})
+            json!({"priority": 7, "completed": true, "updated_at": reply.body["updated_at"], "version": 2})
         )
     );
     assert_stamps_in_order(&reply.body);
@@ -207,7 +209,7 @@ fn patching_with_null_clears_the_description_and_the_due_date() {
         reply.body,
         with_fields(
             &task,
-            json!({"description": null, "due_date": null, "updated_at": reply.body["updated_at"]})
+            json!({"description": null, "due_date": null, "updated_at": reply.body["updated_at"], "version": 2})
         )
     );
     assert_eq!(get_task(&app, &ann, &task).body, reply.body);
@@ -247,7 +249,7 @@ fn patching_accepts_the_merge_patch_content_type() {
         reply.body,
         with_fields(
             &task,
-            json!({"title": "Final", "description": null, "updated_at": reply.body["updated_at"]})
+            json!({"title": "Final", "description": null, "updated_at": reply.body["updated_at"], "version": 2})
         )
     );
 }
@@ -328,7 +330,7 @@ fn a_task_fetched_with_get_can_be_sent_back_with_put_unchanged() {
         reply.body,
         with_fields(
             &fetched.body,
-            json!({"updated_at": reply.body["updated_at"]})
+            json!({"updated_at": reply.body["updated_at"], "version": 2})
         )
     );
 }
@@ -940,7 +942,8 @@ fn assert_task_shape(task: &Value) {
             "project_id",
             "tags",
             "title",
-            "updated_at"
+            "updated_at",
+            "version"
         ],
         "{task}"
     );

@@ -17,6 +17,7 @@ use super::super::sql::SqlError;
 const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/postgres/0001-schema.sql"),
     include_str!("../../../migrations/postgres/0002-sharing.sql"),
+    include_str!("../../../migrations/postgres/0003-safe-writes.sql"),
 ];
 
 /// The advisory lock's key: any constant every taskapi process uses.

@@ -45,6 +45,7 @@ const MIGRATIONS: &[Migration] = &[
     )),
     Migration::enforced(include_str!("../../../migrations/0005-login-failures.sql")),
     Migration::enforced(include_str!("../../../migrations/0006-sharing.sql")),
+    Migration::enforced(include_str!("../../../migrations/0007-safe-writes.sql")),
 ];
 
 /// One schema change: its SQL and how foreign keys are treated while it runs.
