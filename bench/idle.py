@@ -31,7 +31,7 @@ def status():
 def one_request(connection):
     connection.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
     answer = b""
-    while not answer.endswith(b'{"status":"ok"}'):
+    while not answer.endswith(b'{"status":"ok"}\n'):
         chunk = connection.recv(4096)
         if not chunk:
             raise SystemExit("the server closed a keep-alive connection")

@@ -74,6 +74,7 @@ use Method::{Delete, Get, Patch, Post, Put};
 
 /// Every route the server answers.
 pub static ROUTES: &[Route] = &[
+    route(Get, "/", Plain(docs::index)),
     route(Get, "/healthz", Plain(health::check)),
     route(Get, "/openapi.json", Plain(docs::openapi)),
     route(Get, "/docs", Plain(docs::page)),
@@ -130,6 +131,7 @@ pub static ROUTES: &[Route] = &[
 
 /// The routes that take no credential; every other route needs one.
 const PUBLIC: &[&str] = &[
+    "/",
     "/healthz",
     "/openapi.json",
     "/docs",
@@ -238,6 +240,8 @@ fn normalize(path: &str) -> &str {
     };
     match path.strip_suffix('/') {
         Some(rest) if !rest.is_empty() => rest,
+        // `/api/v1` alone is the index, as `/` is.
+        _ if path.is_empty() => "/",
         _ => path,
     }
 }

@@ -21,11 +21,14 @@ pub struct Response {
 }
 
 impl Response {
-    /// A JSON response with `status`.
+    /// A JSON response with `status`. The body ends with a newline, as
+    /// CLI-friendly APIs' do, so that `curl -s` output does not run into
+    /// the shell's prompt.
     pub fn json<T: Serialize + ?Sized>(status: u16, value: &T) -> Response {
         // Serialising our own types into memory cannot fail: they have no
         // maps with non-string keys and no failing `Serialize` impls.
-        let body = serde_json::to_vec(value).expect("response types serialise to JSON");
+        let mut body = serde_json::to_vec(value).expect("response types serialise to JSON");
+        body.push(b'\n');
         Response {
             status,
             headers: vec![("Content-Type", "application/json".to_owned())],

@@ -50,7 +50,13 @@ function serveAssets() {
     const name = path.basename(new URL(request.url, 'http://x').pathname);
     try {
       const body = readFileSync(path.join(directory, name));
-      response.writeHead(200, { 'Content-Type': types[path.extname(name)] ?? 'application/octet-stream' });
+      // The page loads these with integrity checks (crossorigin="anonymous"),
+      // which a browser applies to another origin's files only when that
+      // origin allows it, as the CDN does.
+      response.writeHead(200, {
+        'Content-Type': types[path.extname(name)] ?? 'application/octet-stream',
+        'Access-Control-Allow-Origin': '*',
+      });
       response.end(body);
     } catch {
       response.writeHead(404).end();

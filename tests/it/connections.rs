@@ -22,7 +22,7 @@ use crate::wire::{
 #[track_caller]
 fn assert_healthy(answer: &Answer) {
     assert_eq!(answer.status, 200, "{answer:?}");
-    assert_eq!(answer.body, br#"{"status":"ok"}"#);
+    assert_eq!(answer.body, b"{\"status\":\"ok\"}\n");
     assert!(answer.header("Date").is_some(), "{answer:?}");
 }
 
@@ -162,7 +162,7 @@ fn a_head_response_has_no_body_so_the_next_response_follows_its_head() {
     assert_eq!(head.status, 200);
     assert_eq!(
         head.header("Content-Length"),
-        Some("15"),
+        Some("16"),
         "the GET's length"
     );
     // Had the HEAD response carried its body, this would read it as the
@@ -276,11 +276,14 @@ fn a_200_with_a_body_is_written_exactly() {
          Connection: close\r\n\
          X-Content-Type-Options: nosniff\r\n\
          Content-Type: application/json\r\n\
-         Content-Length: 15\r\n\
+         Content-Length: 16\r\n\
          \r\n\
-         {\"status\":\"ok\"}"
+         {\"status\":\"ok\"}\n"
     );
-    assert_eq!(strictly_parsed(&bytes, false).body, br#"{"status":"ok"}"#);
+    assert_eq!(
+        strictly_parsed(&bytes, false).body,
+        b"{\"status\":\"ok\"}\n"
+    );
 }
 
 #[test]
@@ -308,7 +311,7 @@ fn a_head_response_keeps_the_content_length_and_drops_the_body() {
          Connection: close\r\n\
          X-Content-Type-Options: nosniff\r\n\
          Content-Type: application/json\r\n\
-         Content-Length: 15\r\n\
+         Content-Length: 16\r\n\
          \r\n"
     );
     assert!(strictly_parsed(&bytes, true).body.is_empty());
@@ -320,7 +323,10 @@ fn a_401_carries_its_challenge() {
         taskapi::error::ApiError::Unauthorized(taskapi::error::AuthFailure::InvalidToken)
             .into_response();
     let bytes = encoded(&response, false);
-    let body = r#"{"type":"about:blank","title":"Unauthorized","status":401,"detail":"missing or invalid bearer token"}"#;
+    let body = concat!(
+        r#"{"type":"about:blank","title":"Unauthorized","status":401,"detail":"missing or invalid bearer token"}"#,
+        "\n"
+    );
     assert_eq!(
         String::from_utf8(bytes.clone()).unwrap(),
         format!(
@@ -362,9 +368,9 @@ fn a_response_on_a_kept_connection_says_nothing_in_http_1_1_and_keep_alive_in_ht
     };
     let rest = "X-Content-Type-Options: nosniff\r\n\
                 Content-Type: application/json\r\n\
-                Content-Length: 15\r\n\
+                Content-Length: 16\r\n\
                 \r\n\
-                {\"status\":\"ok\"}";
+                {\"status\":\"ok\"}\n";
     let start = "HTTP/1.1 200 OK\r\nDate: Sun, 22 Nov 2026 09:34:56 GMT\r\n";
     assert_eq!(
         written(ConnectionHeader::KeepAlive),

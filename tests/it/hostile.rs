@@ -305,7 +305,7 @@ fn requests_with_bare_line_feeds_are_accepted_and_answered() {
         for _ in 0..2 {
             let answer = wire.response();
             assert_eq!(answer.status, 200, "{answer:?}");
-            assert_eq!(answer.body, br#"{"status":"ok"}"#);
+            assert_eq!(answer.body, b"{\"status\":\"ok\"}\n");
         }
     }
     assert_still_serving(&app, &ann, "after bare-LF clients");

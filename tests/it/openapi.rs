@@ -357,6 +357,7 @@ fn real_responses_match_the_documented_schemas() {
         "/auth/me",
     );
     assert_conforms(&app.get("/healthz").send(), "get", "/healthz");
+    assert_conforms(&app.get("/").send(), "get", "/");
 
     let project = app
         .post("/projects")
@@ -959,4 +960,25 @@ fn the_change_feed_and_its_errors_are_answered_as_documented() {
         .send();
     assert_conforms(&current, "get", "/changes");
     assert_eq!(current.status, 200, "{}", current.text);
+}
+
+#[test]
+fn the_conditional_and_idempotency_headers_have_no_example_for_swagger_ui_to_fill_in() {
+    // Swagger UI's "Try it out" pre-fills a parameter with its example: an
+    // example Idempotency-Key would make every create after the first a
+    // 422, and an example If-Match every write a 412.
+    let document = document();
+    for name in [
+        "If-Match",
+        "If-None-Match",
+        "If-None-Match-write",
+        "Idempotency-Key",
+    ] {
+        let parameter = &document["components"]["parameters"][name];
+        assert!(parameter.is_object(), "{name} is a parameter component");
+        assert!(parameter.get("example").is_none(), "{name}");
+        assert!(parameter.get("examples").is_none(), "{name}");
+        assert!(parameter["schema"].get("example").is_none(), "{name}");
+        assert!(parameter["schema"].get("default").is_none(), "{name}");
+    }
 }

@@ -1001,7 +1001,8 @@ fn owner_call(route: &Route, owner: &Owner) -> (Option<Value>, u16) {
     match (route.method.as_str(), canonical(route)) {
         (
             "GET",
-            "/healthz"
+            "/"
+            | "/healthz"
             | "/openapi.json"
             | "/docs"
             | "/auth/me"

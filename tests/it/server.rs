@@ -154,3 +154,47 @@ fn a_read_only_database_file_gets_503_and_the_server_recovers_when_it_is_writabl
         .collect();
     assert_eq!(titles, ["before", "after"]);
 }
+
+#[test]
+fn every_json_body_ends_with_a_newline_so_curl_output_ends_its_line() {
+    let app = TestApp::spawn();
+    let ann = app.register("ann");
+    let task = app
+        .post("/tasks")
+        .bearer(&ann.token)
+        .json(json!({"title": "x"}));
+    for reply in [
+        app.get("/healthz").send(),
+        task,
+        app.get("/tasks").bearer(&ann.token).send(),
+        app.get("/tasks/4242").bearer(&ann.token).send(),
+        app.post("/tasks")
+            .bearer(&ann.token)
+            .json(json!({"title": ""})),
+        app.get("/openapi.json").send(),
+    ] {
+        assert!(
+            reply.text.ends_with("}\n") || reply.text.ends_with("]\n"),
+            "{:?}",
+            reply.text
+        );
+        assert!(!reply.text.ends_with("\n\n"), "{:?}", reply.text);
+    }
+}
+
+#[test]
+fn the_bare_address_answers_an_index_of_the_docs_and_the_health_check() {
+    let app = TestApp::spawn();
+    for path in ["/", "/api/v1", "/api/v1/"] {
+        let reply = app.get(path).send();
+        assert_eq!(reply.status, 200, "{path}: {}", reply.text);
+        assert_eq!(
+            reply.body,
+            json!({"docs": "/docs", "openapi": "/openapi.json", "health": "/healthz"}),
+            "{path}"
+        );
+    }
+    let without_docs = TestApp::spawn_configured(|config| config.docs_assets_url = None);
+    let reply = without_docs.get("/").send();
+    assert_eq!(reply.body, json!({"health": "/healthz"}));
+}

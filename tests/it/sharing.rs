@@ -124,7 +124,8 @@ fn expected(route: &Route, people: &People, shared: &Shared) -> Option<([u16; 4]
         // Not about projects or their tasks: each user's own (security.rs).
         (
             _,
-            "/healthz"
+            "/"
+            | "/healthz"
             | "/openapi.json"
             | "/docs"
             | "/auth/register"

@@ -66,7 +66,7 @@ def keep_alive_client():
     connection = socket.create_connection((host, port), timeout=5)
     connection.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
     answer = b""
-    while not answer.endswith(b'{"status":"ok"}'):
+    while not answer.endswith(b'{"status":"ok"}\n'):
         chunk = connection.recv(4096)
         if not chunk:
             raise SystemExit("FAIL: a keep-alive connection was closed after its first answer")
