@@ -67,8 +67,20 @@ pub fn start(config: &Config) -> Result<Server, String> {
 
 /// Opens and migrates the database, binds the address, and starts
 /// `config.workers` threads that answer requests with `handler`.
+///
+/// The database comes first: a bad `--db` is reported as such, before the
+/// port is taken (and a client could connect to a server that cannot
+/// serve).
 pub fn start_with(config: &Config, handler: Dispatcher) -> Result<Server, String> {
-    start_on(bind(&config.addr)?, config, handler)
+    let db = open_database(config)?;
+    start_on(bind(&config.addr)?, db, config, handler)
+}
+
+/// Opens the database `config` names and brings its schema up to date.
+fn open_database(config: &Config) -> Result<Db, String> {
+    let mut db = Db::open(&config.db).map_err(|error| error.to_string())?;
+    db.migrate().map_err(|error| error.to_string())?;
+    Ok(db)
 }
 
 /// Binds `addr`.
@@ -76,14 +88,14 @@ pub fn bind(addr: &str) -> Result<TcpListener, String> {
     TcpListener::bind(addr).map_err(|error| format!("cannot listen on {addr}: {error}"))
 }
 
-/// Like [`start_with`], on a listener that is already bound.
-pub fn start_on(
+/// Like [`start_with`], on a listener that is already bound and a database
+/// already opened and migrated.
+fn start_on(
     listener: TcpListener,
+    db: Db,
     config: &Config,
     handler: Dispatcher,
 ) -> Result<Server, String> {
-    let mut db = Db::open(&config.db).map_err(|error| error.to_string())?;
-    db.migrate().map_err(|error| error.to_string())?;
     let secret = match &config.secret_key {
         Some(key) => key.clone(),
         None => store::settings::signing_key(&db, Tokens::generate_secret)

@@ -116,11 +116,34 @@ fn a_postgres_url_in_a_build_without_the_feature_exits_1_naming_the_feature() {
 
 #[test]
 fn an_unusable_address_exits_non_zero() {
-    let output = binary_command(&["--addr", "256.0.0.1:80"], &[])
-        .output()
-        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("t.db");
+    let output = binary_command(
+        &["--addr", "256.0.0.1:80", "--db", db.to_str().unwrap()],
+        &[],
+    )
+    .output()
+    .unwrap();
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("cannot listen on"));
+}
+
+#[test]
+fn a_bad_database_is_reported_before_the_address_is_taken() {
+    // The port is busy and the database cannot be opened: the error must
+    // be the database's, which is checked first.
+    let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = busy.local_addr().unwrap().to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("no such directory").join("t.db");
+    let output = binary_command(&["--addr", &addr, "--db", db.to_str().unwrap()], &[])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("no such directory"), "{stderr}");
+    assert!(!stderr.contains("cannot listen"), "{stderr}");
+    assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
 }
 
 #[test]
