@@ -141,7 +141,7 @@ fn a_page_past_the_end_is_an_empty_array_not_null() {
     let ann = app.register("ann");
 
     let nothing = list(&app, &ann, "/tasks");
-    assert_eq!(nothing.text, "[]");
+    assert_eq!(nothing.text, "[]\n");
     assert_eq!(nothing.header("X-Total-Count"), Some("0"));
 
     for title in ["one", "two", "three"] {
@@ -149,11 +149,11 @@ fn a_page_past_the_end_is_an_empty_array_not_null() {
     }
     for query in ["offset=3", "offset=100", "limit=2&offset=4"] {
         let reply = list(&app, &ann, &format!("/tasks?{query}"));
-        assert_eq!(reply.text, "[]", "{query}");
+        assert_eq!(reply.text, "[]\n", "{query}");
         assert_eq!(reply.header("X-Total-Count"), Some("3"), "{query}");
     }
     let filtered = list(&app, &ann, "/tasks?completed=true");
-    assert_eq!(filtered.text, "[]");
+    assert_eq!(filtered.text, "[]\n");
     assert_eq!(filtered.header("X-Total-Count"), Some("0"));
 }
 
@@ -572,7 +572,7 @@ fn overdue_true_is_a_past_due_date_on_an_open_task_and_false_is_the_rest() {
         .json(json!({"completed": true}));
     assert_eq!(completed.status, 200, "{}", completed.text);
     let overdue = list(&app, &ann, "/tasks?overdue=true");
-    assert_eq!(overdue.text, "[]");
+    assert_eq!(overdue.text, "[]\n");
 }
 
 #[test]
@@ -596,7 +596,7 @@ fn q_matches_title_or_description_ignoring_case() {
     let description_only = list(&app, &ann, "/tasks?q=RYE");
     assert_eq!(ids_in(&description_only.body), [neither]);
     let nothing = list(&app, &ann, "/tasks?q=cheese");
-    assert_eq!(nothing.text, "[]");
+    assert_eq!(nothing.text, "[]\n");
 }
 
 #[test]
