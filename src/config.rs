@@ -4,8 +4,16 @@
 //! runs. A flag overrides its environment variable. Parsing is a pure
 //! function of the arguments and an environment lookup, so it is unit-tested
 //! without touching the real process environment.
+//!
+//! Besides running the server, the binary has two operations commands,
+//! named by the first argument: `backup` and `healthcheck`. Each reads only
+//! its own flags and the environment variables it shares with the server
+//! (`TASKAPI_DB`, `TASKAPI_ADDR`), so that an unrelated bad setting in the
+//! environment cannot fail a container's health check.
 
 use std::path::PathBuf;
+
+pub use crate::access_log::LogFormat;
 
 use crate::api::docs::DEFAULT_ASSETS_URL as DEFAULT_DOCS_ASSETS_URL;
 use crate::store::Database;
@@ -15,6 +23,8 @@ pub const HELP: &str = "\
 taskapi: a task-management REST API server
 
 Usage: taskapi [OPTIONS]
+       taskapi backup [--db PATH] OUT
+       taskapi healthcheck [--addr HOST:PORT]
 
 Options (each flag overrides its environment variable):
   --addr HOST:PORT            address to listen on; port 0 picks a free port
@@ -42,8 +52,15 @@ Options (each flag overrides its environment variable):
   --docs-assets-url URL       where /docs loads Swagger UI's script and
                               stylesheet (a copy of npm's swagger-ui-dist)
                               [env TASKAPI_DOCS_ASSETS_URL,
-                              default https://cdn.jsdelivr.net/npm/swagger-ui-dist@5]
+                              default https://cdn.jsdelivr.net/npm/swagger-ui-dist@5.35.0;
+                              a copy elsewhere must be that version]
   --no-docs                   serve neither /docs nor /openapi.json
+  --log-format plain|json     the access log: one line per request, or one
+                              JSON object per request for log shippers
+                              [env TASKAPI_LOG_FORMAT, default plain]
+  --metrics-addr HOST:PORT    serve Prometheus metrics at /metrics on this
+                              separate address (bind it to a private one)
+                              [env TASKAPI_METRICS_ADDR, default off]
 
 Connections (each limit answers with its status and closes; see README):
   --keep-alive-timeout SECONDS
@@ -84,7 +101,64 @@ Environment only:
 On start the first line on stderr is `taskapi listening on http://HOST:PORT`.
 SIGINT or SIGTERM stops accepting, closes idle connections, answers the
 requests already received (waiting at most 5 s), and exits 0.
+
+Commands (each has its own --help; README, \"Operations\"):
+  backup       write a consistent, checked copy of the SQLite database to
+               the new file OUT while the server keeps serving it
+               (PostgreSQL: use pg_dump)
+  healthcheck  GET /healthz from the server at --addr; exit 0 on 200, else
+               1 with what went wrong (for container health checks)
 ";
+
+/// The help text of `taskapi backup --help`.
+pub const BACKUP_HELP: &str = "\
+taskapi backup: a consistent copy of a SQLite database, taken while a server
+keeps serving and writing it
+
+Usage: taskapi backup [--db PATH] OUT
+
+  --db PATH    the SQLite database file to copy; it must exist
+               [env TASKAPI_DB, default ./taskapi.db]
+  OUT          the file to write; it must not exist (it is never replaced)
+  -h, --help   print this help
+
+The copy is the database as of the moment the backup starts: later writes
+are not in it, and the server's writes are not held up. It is written to
+OUT.partial, checked with SQLite's integrity_check, and only then named
+OUT, readable by its owner only (it holds the token signing key and password
+hashes). Progress goes to stderr; the last line on stdout reads
+`backup: wrote OUT (N pages, X MiB), integrity ok`. Exit 0 on success, 1
+with one line on stderr otherwise.
+
+To restore: stop the server, copy OUT over the database file, delete any
+-wal and -shm files beside it, start the server (README, \"Operations\").
+A PostgreSQL database is backed up with pg_dump.
+";
+
+/// The help text of `taskapi healthcheck --help`.
+pub const HEALTHCHECK_HELP: &str = "\
+taskapi healthcheck: whether a running taskapi server is ready
+
+Usage: taskapi healthcheck [--addr HOST:PORT]
+
+  --addr HOST:PORT  the server's address; 0.0.0.0 and [::] mean this host's
+                    127.0.0.1 and [::1]
+                    [env TASKAPI_ADDR, default 127.0.0.1:8000]
+  -h, --help        print this help
+
+Sends GET /healthz, which answers 200 when the server's database answers,
+and 503 when it does not. Exits 0 on a 200 within 2 s; otherwise exits 1
+with one line on stderr saying what happened (connection refused, no answer
+in time, the status). Made for the container image's HEALTHCHECK, which has
+no shell or curl to run.
+";
+
+/// The address the server listens on and `healthcheck` asks, when neither
+/// `--addr` nor `TASKAPI_ADDR` says otherwise.
+pub const DEFAULT_ADDR: &str = "127.0.0.1:8000";
+
+/// The SQLite file the server and `backup` use by default.
+pub const DEFAULT_DB: &str = "taskapi.db";
 
 /// What the command line asks for.
 #[derive(Debug, PartialEq, Eq)]
@@ -92,6 +166,18 @@ pub enum Command {
     Run(Config),
     Help,
     Version,
+    /// `taskapi backup`: copy the SQLite database `db` to the new file `out`.
+    Backup {
+        db: PathBuf,
+        out: PathBuf,
+    },
+    BackupHelp,
+    /// `taskapi healthcheck`: ask the server at `addr` (as `--addr` names
+    /// it) for `/healthz`.
+    HealthCheck {
+        addr: String,
+    },
+    HealthCheckHelp,
 }
 
 /// Everything the server needs to start.
@@ -110,6 +196,10 @@ pub struct Config {
     pub docs_assets_url: Option<String>,
     /// `SECRET_KEY`, if set; `None` means "use the key stored in the database".
     pub secret_key: Option<Vec<u8>>,
+    /// How access-log lines are written.
+    pub log_format: LogFormat,
+    /// Where `/metrics` is served, on a listener of its own; `None`: nowhere.
+    pub metrics_addr: Option<String>,
     /// Connection deadlines, in milliseconds (the flags take seconds; tests
     /// set shorter values here).
     pub keep_alive_timeout_ms: u64,
@@ -131,8 +221,8 @@ impl Config {
     /// The defaults, with `workers` set from the machine's core count.
     pub fn defaults() -> Config {
         Config {
-            addr: "127.0.0.1:8000".to_owned(),
-            db: Database::Sqlite(PathBuf::from("taskapi.db")),
+            addr: DEFAULT_ADDR.to_owned(),
+            db: Database::Sqlite(PathBuf::from(DEFAULT_DB)),
             workers: 4 * cpu_count() as u64,
             token_ttl_minutes: 30,
             login_max_failures: 5,
@@ -140,6 +230,8 @@ impl Config {
             login_window_seconds: 15 * 60,
             docs_assets_url: Some(DEFAULT_DOCS_ASSETS_URL.to_owned()),
             secret_key: None,
+            log_format: LogFormat::Plain,
+            metrics_addr: None,
             keep_alive_timeout_ms: 5_000,
             request_head_timeout_ms: 10_000,
             request_body_timeout_ms: 10_000,
@@ -174,6 +266,12 @@ pub fn parse(
     args: impl IntoIterator<Item = String>,
     env: impl Fn(&str) -> Option<String>,
 ) -> Result<Command, String> {
+    let mut args = args.into_iter().peekable();
+    match args.peek().map(String::as_str) {
+        Some("backup") => return parse_backup(args.skip(1), env),
+        Some("healthcheck") => return parse_healthcheck(args.skip(1), env),
+        _ => {}
+    }
     let mut config = Config::defaults();
 
     // Environment first, so flags parsed afterwards override it.
@@ -195,6 +293,12 @@ pub fn parse(
     if let Some(url) = env("TASKAPI_DOCS_ASSETS_URL") {
         config.docs_assets_url = Some(url);
     }
+    if let Some(format) = env("TASKAPI_LOG_FORMAT") {
+        config.log_format = log_format(&format, "TASKAPI_LOG_FORMAT")?;
+    }
+    if let Some(addr) = env("TASKAPI_METRICS_ADDR") {
+        config.metrics_addr = Some(addr);
+    }
     if let Some(secret) = env("SECRET_KEY") {
         if secret.is_empty() {
             return Err("SECRET_KEY is set but empty; unset it or give at least 32 bytes".into());
@@ -202,15 +306,8 @@ pub fn parse(
         config.secret_key = Some(secret.into_bytes());
     }
 
-    let mut args = args.into_iter();
     while let Some(arg) = args.next() {
-        // Accept both `--flag value` and `--flag=value`.
-        let (flag, inline_value) = match arg.split_once('=') {
-            Some((flag, value)) if flag.starts_with("--") => {
-                (flag.to_owned(), Some(value.to_owned()))
-            }
-            _ => (arg, None),
-        };
+        let (flag, inline_value) = split_flag(arg);
         let mut value = || {
             inline_value
                 .clone()
@@ -224,6 +321,8 @@ pub fn parse(
             "--db" => config.db = Database::parse(&value()?)?,
             "--docs-assets-url" => config.docs_assets_url = Some(value()?),
             "--no-docs" => config.docs_assets_url = None,
+            "--log-format" => config.log_format = log_format(&value()?, &flag)?,
+            "--metrics-addr" => config.metrics_addr = Some(value()?),
             _ => {
                 let setting = NUMBERS
                     .iter()
@@ -234,6 +333,93 @@ pub fn parse(
         }
     }
     Ok(Command::Run(config))
+}
+
+fn log_format(value: &str, name: &str) -> Result<LogFormat, String> {
+    LogFormat::named(value).ok_or_else(|| format!("{name} must be plain or json, not {value:?}"))
+}
+
+/// Accepts both `--flag value` and `--flag=value`: the flag, and its value
+/// if it came inline.
+fn split_flag(arg: String) -> (String, Option<String>) {
+    match arg.split_once('=') {
+        Some((flag, value)) if flag.starts_with("--") => (flag.to_owned(), Some(value.to_owned())),
+        _ => (arg, None),
+    }
+}
+
+/// `taskapi backup [--db PATH] OUT`, with `TASKAPI_DB` as the server reads
+/// it.
+fn parse_backup(
+    mut args: impl Iterator<Item = String>,
+    env: impl Fn(&str) -> Option<String>,
+) -> Result<Command, String> {
+    let mut db = env("TASKAPI_DB").unwrap_or_else(|| DEFAULT_DB.to_owned());
+    let mut out = None;
+    while let Some(arg) = args.next() {
+        let (flag, inline_value) = split_flag(arg);
+        match flag.as_str() {
+            "-h" | "--help" => return Ok(Command::BackupHelp),
+            "--db" => {
+                db = inline_value
+                    .or_else(|| args.next())
+                    .ok_or("backup: --db needs a value (see taskapi backup --help)")?;
+            }
+            _ if flag.starts_with('-') => {
+                return Err(format!(
+                    "backup: unknown argument {flag:?} (see taskapi backup --help)"
+                ));
+            }
+            _ if out.is_some() => {
+                return Err(format!(
+                    "backup: one OUT file only, not also {flag:?} (see taskapi backup --help)"
+                ));
+            }
+            _ => out = Some(PathBuf::from(flag)),
+        }
+    }
+    let out = out.ok_or("backup: name the file to write: taskapi backup [--db PATH] OUT")?;
+    let db = match Database::parse(&db) {
+        Ok(Database::Sqlite(path)) => path,
+        // A PostgreSQL URL, whether or not this build could serve it
+        // (`Database::parse` refuses URLs only, in a build without
+        // PostgreSQL). The URL is not repeated: it may hold a password.
+        Ok(Database::Postgres(_)) | Err(_) => {
+            return Err(
+                "backup: --db is a PostgreSQL database, which this command does \
+                        not copy; use pg_dump, e.g. \
+                        `pg_dump --format=custom --file=taskapi.dump \"$TASKAPI_DB\"`"
+                    .to_owned(),
+            );
+        }
+    };
+    Ok(Command::Backup { db, out })
+}
+
+/// `taskapi healthcheck [--addr HOST:PORT]`, with `TASKAPI_ADDR` as the
+/// server reads it, so that the check asks where the server listens.
+fn parse_healthcheck(
+    mut args: impl Iterator<Item = String>,
+    env: impl Fn(&str) -> Option<String>,
+) -> Result<Command, String> {
+    let mut addr = env("TASKAPI_ADDR").unwrap_or_else(|| DEFAULT_ADDR.to_owned());
+    while let Some(arg) = args.next() {
+        let (flag, inline_value) = split_flag(arg);
+        match flag.as_str() {
+            "-h" | "--help" => return Ok(Command::HealthCheckHelp),
+            "--addr" => {
+                addr = inline_value
+                    .or_else(|| args.next())
+                    .ok_or("healthcheck: --addr needs a value (see taskapi healthcheck --help)")?;
+            }
+            _ => {
+                return Err(format!(
+                    "healthcheck: unknown argument {flag:?} (see taskapi healthcheck --help)"
+                ));
+            }
+        }
+    }
+    Ok(Command::HealthCheck { addr })
 }
 
 /// A numeric setting: its flag (without `--`; the environment variable is
@@ -406,6 +592,28 @@ mod tests {
     }
 
     #[test]
+    fn the_log_format_and_the_metrics_address_come_from_flags_or_the_environment() {
+        let defaults = config(&[], &[]);
+        assert_eq!(defaults.log_format, LogFormat::Plain);
+        assert_eq!(defaults.metrics_addr, None);
+        let env = [
+            ("TASKAPI_LOG_FORMAT", "json"),
+            ("TASKAPI_METRICS_ADDR", "127.0.0.1:9100"),
+        ];
+        let from_env = config(&[], &env);
+        assert_eq!(from_env.log_format, LogFormat::Json);
+        assert_eq!(from_env.metrics_addr.as_deref(), Some("127.0.0.1:9100"));
+        let flags = config(
+            &["--log-format=plain", "--metrics-addr", "[::1]:9101"],
+            &env,
+        );
+        assert_eq!(flags.log_format, LogFormat::Plain);
+        assert_eq!(flags.metrics_addr.as_deref(), Some("[::1]:9101"));
+        let error = parse_with(&["--log-format", "xml"], &[]).unwrap_err();
+        assert!(error.contains("plain or json"), "{error}");
+    }
+
+    #[test]
     fn login_limits_come_from_flags_or_the_environment() {
         let config = config(
             &["--login-max-failures", "3", "--login-window-seconds=60"],
@@ -442,6 +650,111 @@ mod tests {
         assert!(parse_with(&["--addr"], &[]).is_err());
         assert!(parse_with(&[], &[("SECRET_KEY", "")]).is_err());
         assert!(parse_with(&[], &[("TASKAPI_WORKERS", "-1")]).is_err());
+    }
+
+    #[test]
+    fn backup_takes_its_database_from_the_flag_the_environment_or_the_default() {
+        let backup = |db: &str, out: &str| {
+            Ok(Command::Backup {
+                db: PathBuf::from(db),
+                out: PathBuf::from(out),
+            })
+        };
+        assert_eq!(
+            parse_with(&["backup", "b.db"], &[]),
+            backup("taskapi.db", "b.db")
+        );
+        let env = [("TASKAPI_DB", "/data/live.db")];
+        assert_eq!(
+            parse_with(&["backup", "b.db"], &env),
+            backup("/data/live.db", "b.db")
+        );
+        assert_eq!(
+            parse_with(&["backup", "--db=x.db", "b.db"], &env),
+            backup("x.db", "b.db")
+        );
+        assert_eq!(
+            parse_with(&["backup", "b.db", "--db", "x.db"], &env),
+            backup("x.db", "b.db")
+        );
+    }
+
+    #[test]
+    fn backup_ignores_the_servers_other_settings() {
+        let env = [("TASKAPI_WORKERS", "many"), ("SECRET_KEY", "")];
+        assert!(matches!(
+            parse_with(&["backup", "b.db"], &env),
+            Ok(Command::Backup { .. })
+        ));
+    }
+
+    #[test]
+    fn backup_needs_exactly_one_out_file_and_no_other_flags() {
+        for args in [
+            &["backup"][..],
+            &["backup", "a.db", "b.db"],
+            &["backup", "--workers", "2", "b.db"],
+            &["backup", "b.db", "--db"],
+        ] {
+            let error = parse_with(args, &[]).unwrap_err();
+            assert!(error.starts_with("backup: "), "{args:?}: {error}");
+        }
+    }
+
+    #[test]
+    fn backup_of_a_postgresql_url_is_refused_with_a_pointer_to_pg_dump() {
+        for (args, env) in [
+            (
+                &["backup", "--db", "postgres://u:secret@db/taskapi", "b"][..],
+                &[][..],
+            ),
+            (
+                &["backup", "b"],
+                &[("TASKAPI_DB", "POSTGRESQL://u:secret@db/x")][..],
+            ),
+        ] {
+            let error = parse_with(args, env).unwrap_err();
+            assert!(error.contains("pg_dump --format=custom"), "{error}");
+            assert!(!error.contains("secret"), "{error}");
+        }
+    }
+
+    #[test]
+    fn healthcheck_asks_where_the_server_listens() {
+        let check = |addr: &str| {
+            Ok(Command::HealthCheck {
+                addr: addr.to_owned(),
+            })
+        };
+        assert_eq!(parse_with(&["healthcheck"], &[]), check("127.0.0.1:8000"));
+        let env = [("TASKAPI_ADDR", "0.0.0.0:8000"), ("TASKAPI_WORKERS", "x")];
+        assert_eq!(parse_with(&["healthcheck"], &env), check("0.0.0.0:8000"));
+        assert_eq!(
+            parse_with(&["healthcheck", "--addr", "[::1]:9"], &env),
+            check("[::1]:9")
+        );
+        assert!(parse_with(&["healthcheck", "--addr"], &[]).is_err());
+        assert!(parse_with(&["healthcheck", "extra"], &[]).is_err());
+    }
+
+    #[test]
+    fn each_command_has_its_own_help() {
+        assert_eq!(
+            parse_with(&["backup", "--help"], &[]),
+            Ok(Command::BackupHelp)
+        );
+        assert_eq!(
+            parse_with(&["backup", "b", "-h"], &[]),
+            Ok(Command::BackupHelp)
+        );
+        assert_eq!(
+            parse_with(&["healthcheck", "-h"], &[]),
+            Ok(Command::HealthCheckHelp)
+        );
+        assert_eq!(parse_with(&["--help"], &[]), Ok(Command::Help));
+        for text in ["taskapi backup [--db PATH] OUT", "taskapi healthcheck"] {
+            assert!(HELP.contains(text), "--help lacks {text}");
+        }
     }
 
     #[test]

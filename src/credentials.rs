@@ -104,7 +104,9 @@ impl Passwords {
     }
 
     fn with_permit<T>(&self, work: impl FnOnce() -> T) -> T {
+        let waiting = crate::metrics::HashWaiting::start();
         let _permit = self.permits.acquire();
+        drop(waiting);
         work()
     }
 }

@@ -223,13 +223,19 @@ impl From<StoreError> for ApiError {
             // The database cannot serve now (a full disk, a read-only file,
             // PostgreSQL restarting or out of reach): 503, and the client
             // may retry.
-            StoreError::Unavailable(cause) => ApiError::Unavailable(format!("database: {cause}")),
+            StoreError::Unavailable(cause) => {
+                crate::metrics::record_database_error(true);
+                ApiError::Unavailable(format!("database: {cause}"))
+            }
             StoreError::Invalid(field) => {
                 ApiError::invalid(field, "is not allowed here by the database's rules")
             }
             // A conflict or missing reference the handler did not expect is
             // a bug on our side: handlers that expect one map it themselves.
-            other => ApiError::Internal(format!("database: {other}")),
+            other => {
+                crate::metrics::record_database_error(false);
+                ApiError::Internal(format!("database: {other}"))
+            }
         }
     }
 }

@@ -11,7 +11,8 @@
 //!   [`http::Request`]. The [`http::Response`] a handler returns becomes
 //!   bytes in [`http::encode`].
 //! - [`server`]: starts the poller and N worker threads that each own one
-//!   SQLite connection, catches handler panics, logs, shuts down gracefully.
+//!   database connection, and the maintenance thread; catches handler
+//!   panics, logs, shuts down gracefully.
 //! - [`router`]: the route table; finds the handler for a method and path.
 //! - [`api`]: one function per endpoint: authenticate, validate, call the
 //!   store, respond.
@@ -21,18 +22,28 @@
 //!   shares with `api`.
 //! - [`error`]: [`error::ApiError`], the one place that maps failures to
 //!   HTTP statuses and RFC 9457 problem bodies.
+//! - [`conditional`]: ETags and the preconditions (`If-Match`,
+//!   `If-None-Match`) the store checks inside a write.
+//! - [`access_log`] and [`metrics`]: one line per request (plain or JSON,
+//!   with its `X-Request-Id`), and the Prometheus counters on their own
+//!   listener.
+//! - [`healthcheck`]: the client behind `taskapi healthcheck`; `taskapi
+//!   backup` is in `store` (SQLite's online backup).
 //! - [`time`], [`permits`] and [`sys`]: calendar arithmetic, a counting
 //!   semaphore, and the system calls std lacks (the crate's only `unsafe`).
 //!
 //! `main.rs` only parses the configuration, starts the server, prints the
 //! listening line and turns SIGINT/SIGTERM into a graceful shutdown.
 
+pub mod access_log;
 pub mod api;
 pub mod conditional;
 pub mod config;
 pub mod credentials;
 pub mod error;
+pub mod healthcheck;
 pub mod http;
+pub mod metrics;
 pub mod model;
 pub mod permits;
 pub mod router;

@@ -85,6 +85,7 @@ pub static ROUTES: &[Route] = &[
     alias(Post, "/login", Plain(auth::login), "/auth/login"),
     alias(Post, "/auth", Plain(auth::login), "/auth/login"),
     route(Get, "/auth/me", Plain(auth::me)),
+    route(Get, "/auth/me/export", Plain(crate::api::export::download)),
     route(Delete, "/auth/me", Plain(auth::delete_me)),
     route(Put, "/auth/password", Plain(auth::change_password)),
     route(Post, "/auth/logout", Plain(auth::logout)),
@@ -195,6 +196,16 @@ fn run(ctx: &mut Ctx, request: &Request) -> ApiResult {
             route.handler.ids()
         ))),
     }
+}
+
+/// The pattern of the route that serves `method` on `url`
+/// (`/tasks/{id}`), for the access log and the metrics, which group
+/// requests by route; `None` when no route does (a 404, 405 or 400 from
+/// the router).
+pub fn pattern(method: &Method, url: &str) -> Option<&'static str> {
+    resolve(method, url)
+        .ok()
+        .map(|(route, _)| route.alias_of.unwrap_or(route.pattern))
 }
 
 /// The route for `method` on `url` (the request target as the client sent

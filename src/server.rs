@@ -15,10 +15,7 @@
 //! except to write a response the socket can take at once: whatever it
 //! cannot take, the poller finishes.
 
-use std::borrow::Cow;
-use std::fmt::Write as _;
-use std::io::Write;
-use std::net::{IpAddr, SocketAddr, TcpListener};
+use std::net::{SocketAddr, TcpListener};
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::Arc;
 use std::thread::{self, JoinHandle};
@@ -33,7 +30,7 @@ use crate::http::poller::{Exchange, Handoff, Poller, Settings};
 use crate::http::{Request, Response};
 use crate::store::{self, Db};
 use crate::throttle::{Limits, LoginThrottle};
-use crate::{router, sys, time};
+use crate::{access_log, metrics, router, sys, time};
 
 /// The function that answers a request: `router::dispatch` in production;
 /// tests may wrap it (for example to prove that a panic becomes a 500).
@@ -43,6 +40,7 @@ pub type Dispatcher = fn(&mut Ctx, &Request) -> ApiResult;
 /// [`ShutdownHandle::shutdown`] and then [`Server::wait`].
 pub struct Server {
     addr: SocketAddr,
+    metrics_addr: Option<SocketAddr>,
     threads: Vec<JoinHandle<()>>,
     handoff: Arc<Handoff>,
 }
@@ -73,7 +71,9 @@ pub fn start(config: &Config) -> Result<Server, String> {
 /// serve).
 pub fn start_with(config: &Config, handler: Dispatcher) -> Result<Server, String> {
     let db = open_database(config)?;
-    start_on(bind(&config.addr)?, db, config, handler)
+    let listener = bind(&config.addr)?;
+    let metrics = config.metrics_addr.as_deref().map(bind).transpose()?;
+    start_on(listener, metrics, db, config, handler)
 }
 
 /// Opens the database `config` names and brings its schema up to date.
@@ -92,6 +92,7 @@ pub fn bind(addr: &str) -> Result<TcpListener, String> {
 /// already opened and migrated.
 fn start_on(
     listener: TcpListener,
+    metrics_listener: Option<TcpListener>,
     db: Db,
     config: &Config,
     handler: Dispatcher,
@@ -111,6 +112,8 @@ fn start_on(
         }),
         docs_assets_url: config.docs_assets_url.clone(),
         in_flight: Default::default(),
+        request_ids: access_log::RequestIds::new(),
+        log_format: config.log_format,
     });
     {
         let shared = Arc::clone(&shared);
@@ -124,6 +127,20 @@ fn start_on(
         .map_err(|error| format!("creating the poller: {error}"))?;
     let poller = Poller::new(listener, Arc::clone(&handoff))
         .map_err(|error| format!("watching the listener: {error}"))?;
+    let metrics_addr = match metrics_listener {
+        None => None,
+        Some(listener) => {
+            let addr = listener
+                .local_addr()
+                .map_err(|error| format!("reading the metrics address: {error}"))?;
+            let handoff = Arc::clone(&handoff);
+            // Not joined at shutdown: it holds no data, and the process
+            // ends with it.
+            metrics::serve(listener, move || handoff.open_connections())
+                .map_err(|error| format!("spawning the metrics thread: {error}"))?;
+            Some(addr)
+        }
+    };
 
     // Open every worker's connection before spawning any thread, so a
     // database problem fails the start instead of one worker.
@@ -168,6 +185,7 @@ fn start_on(
 
     Ok(Server {
         addr,
+        metrics_addr,
         threads,
         handoff,
     })
@@ -229,6 +247,11 @@ impl Server {
     /// The address actually bound (with the real port when 0 was asked for).
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// Where `/metrics` is served, if `--metrics-addr` asked for it.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_addr
     }
 
     /// A handle that stops this server.
@@ -300,13 +323,35 @@ fn work(handoff: &Handoff, ctx: &mut Ctx, handler: Dispatcher) {
     }
 }
 
-/// Answers one request and writes its access-log line.
+/// Answers one request, tags the answer with the request's id, and writes
+/// its access-log line.
 fn serve(handoff: &Handoff, ctx: &mut Ctx, handler: Dispatcher, exchange: Exchange) {
     let started = exchange.received;
-    let response = answer(ctx, handler, &exchange.request);
+    let request_id = ctx.shared.request_ids.for_request(&exchange.request);
+    let in_flight = metrics::InFlight::start();
+    let mut response = answer(ctx, handler, &exchange.request);
+    drop(in_flight);
+    response.set_header(access_log::REQUEST_ID_HEADER, request_id.clone());
     let status = response.status;
-    let (request, delivered) = handoff.respond(exchange, &response);
-    log_request(&request, status, delivered, started);
+    let route = router::pattern(exchange.request.method(), exchange.request.target());
+    let (request, delivered) = handoff.respond(exchange, response);
+    metrics::record_request(
+        route,
+        request.method().as_str(),
+        status,
+        started.elapsed().as_secs_f64(),
+    );
+    access_log::write(
+        ctx.shared.log_format,
+        &access_log::Entry {
+            request: &request,
+            route,
+            status,
+            delivered,
+            started,
+            request_id: &request_id,
+        },
+    );
 }
 
 /// Runs the handler. A panic in a handler is a bug, but it must cost one
@@ -323,66 +368,5 @@ fn answer(ctx: &mut Ctx, handler: Dispatcher, request: &Request) -> Response {
             ctx.db.reset_after_panic();
             ApiError::Internal("a handler panicked".to_owned()).into_response()
         }
-    }
-}
-
-/// `text` with every byte outside printable ASCII percent-encoded, for
-/// the log: a path may carry any UTF-8, including C1 controls (`\u{9b}`
-/// starts a terminal escape sequence) and line separators that would let a
-/// client forge or garble log lines.
-fn printable(text: &str) -> Cow<'_, str> {
-    if text.bytes().all(|byte| (0x21..=0x7e).contains(&byte)) {
-        return Cow::Borrowed(text);
-    }
-    let mut escaped = String::with_capacity(text.len() * 3);
-    for byte in text.bytes() {
-        if (0x21..=0x7e).contains(&byte) {
-            escaped.push(byte as char);
-        } else {
-            let _ = write!(escaped, "%{byte:02X}");
-        }
-    }
-    Cow::Owned(escaped)
-}
-
-/// One line per request on stderr: time, client, method, path, status and
-/// duration (from the request's arrival in full, so the wait for a worker
-/// counts), and "(not delivered)" when the client was gone before the
-/// response could be written. Only the path is logged, escaped (see
-/// `printable`): a query string may carry secrets, and headers (tokens)
-/// and bodies (passwords) are never logged.
-///
-/// The line is formatted first and written with one call: stderr is
-/// unbuffered, and `eprintln!` writes each piece of its format separately,
-/// a system call each. Measured with perf under `GET /tasks/{id}`, those
-/// writes took 13.6% of the server's time.
-fn log_request(request: &Request, status: u16, delivered: bool, started: Instant) {
-    let client = request
-        .peer()
-        .map(|addr| addr.ip())
-        .map_or_else(|| "-".to_owned(), |ip: IpAddr| ip.to_string());
-    let note = if delivered { "" } else { " (not delivered)" };
-    let line = format!(
-        "{} {client} {} {} {status} {:.1}ms{note}\n",
-        time::now_rfc3339(),
-        printable(request.method().as_str()),
-        printable(request.path()),
-        started.elapsed().as_secs_f64() * 1000.0,
-    );
-    // Nowhere to report a failure to write the log itself.
-    let _ = std::io::stderr().write_all(line.as_bytes());
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_log_escapes_whatever_is_not_printable_ascii() {
-        assert_eq!(printable("/tasks/42"), "/tasks/42");
-        assert_eq!(
-            printable("/a\u{9b}31m\u{85}b\u{2028} c"),
-            "/a%C2%9B31m%C2%85b%E2%80%A8%20c"
-        );
     }
 }

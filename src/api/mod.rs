@@ -10,6 +10,7 @@ pub mod auth;
 pub mod body;
 pub mod changes;
 pub mod docs;
+pub mod export;
 pub mod health;
 pub mod idempotency;
 mod input;
@@ -41,6 +42,10 @@ pub struct Shared {
     pub docs_assets_url: Option<String>,
     /// The `Idempotency-Key`s being run now.
     pub in_flight: idempotency::InFlight,
+    /// Where each request's `X-Request-Id` comes from, and how the access
+    /// log is written.
+    pub request_ids: crate::access_log::RequestIds,
+    pub log_format: crate::access_log::LogFormat,
 }
 
 /// A worker's context: its database access, the shared state, and the

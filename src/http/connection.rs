@@ -28,7 +28,7 @@ use std::time::Instant;
 use super::parse::{HttpError, Parsed, RequestParser};
 use super::poller::Settings;
 use super::request::{Method, Request, Version};
-use super::response::{ConnectionHeader, Response, encode};
+use super::response::{ConnectionHeader, Response, encode, encode_owned};
 use crate::time;
 
 /// Where a connection is in its life.
@@ -201,7 +201,7 @@ impl Connection {
 
     /// Queues the response to `request` and decides whether the connection
     /// stays open after it.
-    pub fn queue_response(&mut self, request: &Request, response: &Response, settings: &Settings) {
+    pub fn queue_response(&mut self, request: &Request, response: Response, settings: &Settings) {
         self.served += 1;
         // This request's body is done with.
         self.charge(0);
@@ -218,7 +218,7 @@ impl Connection {
             (true, Version::Http11) => ConnectionHeader::KeepAlive,
         };
         let head_only = *request.method() == Method::Head;
-        encode(
+        encode_owned(
             response,
             head_only,
             header,

@@ -25,7 +25,7 @@
 use std::collections::VecDeque;
 use std::io::{self, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -129,6 +129,8 @@ pub struct Exchange {
 /// one way, connections coming back the other way.
 pub struct Handoff {
     settings: Settings,
+    /// The poller's count of open connections, for the metrics.
+    open: AtomicUsize,
     poller: polling::Poller,
     jobs: Mutex<Jobs>,
     job_ready: Condvar,
@@ -153,6 +155,7 @@ impl Handoff {
     pub fn new(settings: Settings) -> io::Result<Arc<Handoff>> {
         Ok(Arc::new(Handoff {
             settings,
+            open: AtomicUsize::new(0),
             poller: polling::Poller::new()?,
             jobs: Mutex::new(Jobs::default()),
             job_ready: Condvar::new(),
@@ -183,7 +186,7 @@ impl Handoff {
     /// a pipelined request is already complete behind it, else to the
     /// poller. Returns the request, for the access log, and `false` if
     /// the client was gone before the response could be written.
-    pub fn respond(&self, exchange: Exchange, response: &Response) -> (Request, bool) {
+    pub fn respond(&self, exchange: Exchange, response: Response) -> (Request, bool) {
         let Exchange {
             request,
             mut connection,
@@ -194,6 +197,11 @@ impl Handoff {
         let delivered = !connection.write_failed();
         self.continue_with(connection, next);
         (request, delivered)
+    }
+
+    /// How many client connections are open now.
+    pub fn open_connections(&self) -> usize {
+        self.open.load(Ordering::Relaxed)
     }
 
     /// Whether shutdown has begun.
@@ -440,6 +448,7 @@ impl Poller {
         }
         self.slots[key] = Slot::Held(connection);
         self.open += 1;
+        self.handoff.open.store(self.open, Ordering::Relaxed);
     }
 
     /// A held connection's socket is ready: read if it was waiting to
@@ -538,6 +547,7 @@ impl Poller {
         self.slots[key] = Slot::Free;
         self.free.push(key);
         self.open -= 1;
+        self.handoff.open.store(self.open, Ordering::Relaxed);
     }
 }
 

@@ -160,6 +160,48 @@ pub fn encode(
     now: i64,
     out: &mut Vec<u8>,
 ) {
+    if encode_head(response, head_only, connection, now, out) {
+        out.extend_from_slice(&response.body);
+    }
+}
+
+/// [`encode`] for a response the caller gives up: when nothing else is
+/// queued in `out`, the body's own buffer becomes the output, with the
+/// head moved in front of it, instead of being copied. A large body (an
+/// account's export, tens of MiB) then costs its size once, not twice.
+pub fn encode_owned(
+    response: Response,
+    head_only: bool,
+    connection: ConnectionHeader,
+    now: i64,
+    out: &mut Vec<u8>,
+) {
+    if !out.is_empty() {
+        encode(&response, head_only, connection, now, out);
+        return;
+    }
+    let mut head = Vec::with_capacity(256);
+    if encode_head(&response, head_only, connection, now, &mut head) {
+        let mut bytes = response.body;
+        // Grows the buffer in place where the allocator can (a large one
+        // is remapped, not copied) and moves the body up by the head's
+        // length.
+        bytes.splice(0..0, head);
+        *out = bytes;
+    } else {
+        *out = head;
+    }
+}
+
+/// Appends the status line and headers of `response` to `out` (see
+/// [`encode`]); returns whether its body follows them.
+fn encode_head(
+    response: &Response,
+    head_only: bool,
+    connection: ConnectionHeader,
+    now: i64,
+    out: &mut Vec<u8>,
+) -> bool {
     let status = response.status;
     let mut head = String::with_capacity(192);
     // Writing into a String cannot fail.
@@ -190,9 +232,7 @@ pub fn encode(
     head.push_str("\r\n");
 
     out.extend_from_slice(head.as_bytes());
-    if has_body && !head_only {
-        out.extend_from_slice(&response.body);
-    }
+    has_body && !head_only
 }
 
 /// The standard reason phrase (RFC 9110 §15) for the statuses this server
@@ -250,6 +290,34 @@ mod tests {
             announced.contains("\r\nConnection: keep-alive\r\n"),
             "{announced}"
         );
+    }
+
+    #[test]
+    fn an_owned_response_encodes_to_the_same_bytes_as_a_borrowed_one() {
+        let with_body = Response::ok_bytes("text/plain", b"a body".to_vec());
+        for response in [with_body, Response::no_content()] {
+            for head_only in [false, true] {
+                for queued in [&b""[..], b"HTTP/1.1 200 OK\r\n\r\n"] {
+                    let mut borrowed = queued.to_vec();
+                    encode(
+                        &response,
+                        head_only,
+                        ConnectionHeader::Close,
+                        0,
+                        &mut borrowed,
+                    );
+                    let mut owned = queued.to_vec();
+                    encode_owned(
+                        response.clone(),
+                        head_only,
+                        ConnectionHeader::Close,
+                        0,
+                        &mut owned,
+                    );
+                    assert_eq!(owned, borrowed, "{response:?} head_only={head_only}");
+                }
+            }
+        }
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! SHA-256 hash of a key (see `credentials::hash_api_key`); the owner is in
 //! every `WHERE` clause that a user's request reaches.
 
-use super::sql::{Row, SqlError};
+use super::sql::{Conn, Row, SqlError};
 use super::{Db, StoreError};
 use crate::model::{ApiKey, NewApiKey, User};
 use crate::time;
@@ -55,13 +55,17 @@ pub fn create(
 
 /// The owner's keys, oldest first. A user has a handful, so no paging.
 pub fn list(db: &Db, owner_id: i64) -> Result<Vec<ApiKey>, StoreError> {
-    db.read(|conn| {
-        Ok(conn.query(
-            &format!("SELECT {KEY_COLUMNS} FROM api_key WHERE owner_id = ?1 ORDER BY id"),
-            &[&owner_id],
-            key_from_row,
-        )?)
-    })
+    db.read(|conn| of_owner(conn, owner_id))
+}
+
+/// [`list`] on a connection already open: the account export
+/// (`store::export`) reads the keys in its own snapshot.
+pub(super) fn of_owner(conn: &mut Conn<'_>, owner_id: i64) -> Result<Vec<ApiKey>, StoreError> {
+    Ok(conn.query(
+        &format!("SELECT {KEY_COLUMNS} FROM api_key WHERE owner_id = ?1 ORDER BY id"),
+        &[&owner_id],
+        key_from_row,
+    )?)
 }
 
 /// Revokes (deletes) the owner's key `id`; `false` if they have none such.

@@ -41,10 +41,16 @@ pub fn list(db: &Db, caller: i64, id: i64) -> Result<Option<Vec<Member>>, StoreE
         if !is_visible(conn, caller, id)? {
             return Ok(None);
         }
-        // By rank, then joining time, then user id (columns 5, 4, 1).
-        let sql = format!("{PEOPLE} ORDER BY 5, 4, 1");
-        Ok(Some(conn.query(&sql, &[&id], member_from_row)?))
+        Ok(Some(everyone(conn, id)?))
     })
+}
+
+/// Everyone in project `id`, whoever asks: for [`list`], and for the
+/// account export (`store::export`), which must show them the same way.
+pub(super) fn everyone(conn: &mut Conn<'_>, id: i64) -> Result<Vec<Member>, StoreError> {
+    // By rank, then joining time, then user id (columns 5, 4, 1).
+    let sql = format!("{PEOPLE} ORDER BY 5, 4, 1");
+    Ok(conn.query(&sql, &[&id], member_from_row)?)
 }
 
 /// Person `user_id` of project `id`, if `caller` is in it. `Ok(None)`: the

@@ -12,6 +12,7 @@
 
 pub mod api_keys;
 pub mod changes;
+pub mod export;
 pub mod idempotency;
 mod list;
 pub mod login_failures;
@@ -34,6 +35,8 @@ use crate::model::{Change, Entity};
 /// pass it along.
 pub use sql::Conn;
 pub use sql::Dialect;
+/// `taskapi backup`: a checked copy of a live SQLite database.
+pub use sqlite::backup;
 
 /// Where the data lives: what `--db` names. Both `Display` and `Debug`
 /// leave a URL's password out.

@@ -57,14 +57,14 @@ pub(super) fn visible_project(dialect: Dialect) -> String {
 /// `task_count` is counted on read through the `task_project_priority`
 /// index rather than stored, so it can never drift from the tasks. The last
 /// two columns give the caller's (`?1`) role.
-const PROJECT_COLUMNS: &str = "project.id, project.name, project.description, \
+pub(super) const PROJECT_COLUMNS: &str = "project.id, project.name, project.description, \
      (SELECT count(*) FROM task WHERE task.project_id = project.id), \
      project.created_at, project.updated_at, project.owner_id, \
      (SELECT role FROM project_member WHERE project_id = project.id AND user_id = ?1), \
      project.version";
 
 /// A project as `caller` sees it.
-fn project_from_row(caller: i64) -> impl Fn(&Row<'_>) -> Result<Project, SqlError> {
+pub(super) fn project_from_row(caller: i64) -> impl Fn(&Row<'_>) -> Result<Project, SqlError> {
     move |row| {
         let owner: i64 = row.get(6)?;
         let member_role: Option<String> = row.get(7)?;

@@ -66,7 +66,7 @@ fn editable(dialect: Dialect) -> String {
 /// yields the tags in order, while `json_group_array(tag ORDER BY
 /// position)` built a sorter for every row, which halved the rate of
 /// `GET /tasks` in the benchmark (9,852 to 5,173 requests a second).
-fn task_columns(dialect: Dialect) -> String {
+pub(super) fn task_columns(dialect: Dialect) -> String {
     let tags = match dialect {
         Dialect::Sqlite => {
             "(SELECT json_group_array(tag) FROM \
@@ -84,7 +84,7 @@ fn task_columns(dialect: Dialect) -> String {
     )
 }
 
-fn task_from_row(row: &Row<'_>) -> Result<Task, SqlError> {
+pub(super) fn task_from_row(row: &Row<'_>) -> Result<Task, SqlError> {
     let tags: String = row.get(11)?;
     Ok(Task {
         id: row.get(0)?,

@@ -17,9 +17,9 @@ pub struct Credentials {
     pub token_generation: i64,
 }
 
-const USER_COLUMNS: &str = "id, username, email, created_at";
+pub(super) const USER_COLUMNS: &str = "id, username, email, created_at";
 
-fn user_from_row(row: &Row<'_>) -> Result<User, SqlError> {
+pub(super) fn user_from_row(row: &Row<'_>) -> Result<User, SqlError> {
     Ok(User {
         id: row.get(0)?,
         username: row.get(1)?,

@@ -12,13 +12,16 @@ mod connections;
 mod crash;
 mod database;
 mod errors;
+mod export;
 mod framing;
 mod hostile;
 mod idempotency;
 mod limits;
 mod lists;
 mod migrations;
+mod observability;
 mod openapi;
+mod operations;
 #[cfg(feature = "postgres")]
 mod postgres;
 mod projects;

@@ -467,6 +467,31 @@ fn real_responses_match_the_documented_schemas() {
         .json(json!({"name": "cron"}));
     assert_conforms(&key, "post", "/auth/api-keys");
     let key_secret = key.body["key"].as_str().unwrap().to_owned();
+    // The export, holding the project, the tasks and the key made above
+    // and a seat in Bob's project; and an API key's 403.
+    let bob = app
+        .post("/auth/register")
+        .json(json!({"username": "bob", "password": "password-bob"}));
+    let bobs_token = bob.body["access_token"].as_str().unwrap().to_owned();
+    let bobs_project = app
+        .post("/projects")
+        .bearer(&bobs_token)
+        .json(json!({"name": "Bob's"}));
+    let seat = app
+        .post(&format!("/projects/{}/members", bobs_project.body["id"]))
+        .bearer(&bobs_token)
+        .json(json!({"user": "ann", "role": "viewer"}));
+    assert_eq!(seat.status, 201, "{}", seat.text);
+    assert_conforms(
+        &app.get("/auth/me/export").bearer(&token).send(),
+        "get",
+        "/auth/me/export",
+    );
+    assert_conforms(
+        &app.get("/auth/me/export").bearer(&key_secret).send(),
+        "get",
+        "/auth/me/export",
+    );
     assert_conforms(
         &app.get("/auth/api-keys").bearer(&token).send(),
         "get",

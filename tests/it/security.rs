@@ -713,7 +713,8 @@ fn every_route_answers_its_owner_with_nosniff_and_the_cache_control_its_content_
                 "no-store"
             } else {
                 match canonical(route) {
-                    "/healthz" => "no-store",
+                    // All of the account's data: no cache keeps a copy.
+                    "/healthz" | "/auth/me/export" => "no-store",
                     "/openapi.json" | "/docs" => "public, no-cache",
                     _ => "private, no-cache",
                 }
@@ -1006,6 +1007,7 @@ fn owner_call(route: &Route, owner: &Owner) -> (Option<Value>, u16) {
             | "/openapi.json"
             | "/docs"
             | "/auth/me"
+            | "/auth/me/export"
             | "/auth/api-keys"
             | "/tasks"
             | "/tasks/{id}"

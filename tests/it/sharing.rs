@@ -131,6 +131,7 @@ fn expected(route: &Route, people: &People, shared: &Shared) -> Option<([u16; 4]
             | "/auth/register"
             | "/auth/login"
             | "/auth/me"
+            | "/auth/me/export"
             | "/auth/password"
             | "/auth/logout"
             | "/auth/api-keys"

@@ -5,6 +5,7 @@
 //! and a share of the process's one writing connection, through which
 //! writes are committed in groups (see `writer.rs`).
 
+pub mod backup;
 pub(super) mod migrate;
 mod writer;
 

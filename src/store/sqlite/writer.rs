@@ -234,11 +234,12 @@ impl State {
     /// Commits the open batch, if any, and records the outcome for its
     /// writers.
     fn commit(&mut self) {
-        let Some((batch, _)) = self.open.take() else {
+        let Some((batch, writes)) = self.open.take() else {
             return;
         };
         match run_cached(&self.conn, "COMMIT") {
             Ok(()) => {
+                crate::metrics::record_commit(writes);
                 batch.decide(Ok(()));
             }
             Err(error) => {
