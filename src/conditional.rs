@@ -136,8 +136,9 @@ struct EntityTag<'a> {
 /// The entity tags of a comma-separated list (RFC 9110 §8.8.3):
 /// `"a", W/"b"`. A comma may also be inside a tag (`"a,b"`), so the list is
 /// read tag by tag rather than split. `None` if anything but tags, commas
-/// and whitespace is there; empty members (`"a",,"b"`) are allowed, as in
-/// every list field (RFC 9110 §5.6.1).
+/// and whitespace is there. Empty members (`"a",,"b"`) are allowed, as in
+/// every list field (RFC 9110 §5.6.1), and so is an empty list (`#` in
+/// the grammar allows none): an empty `If-Match` matches nothing.
 fn entity_tags(value: &str) -> Option<Vec<EntityTag<'_>>> {
     let mut tags = Vec::new();
     let mut rest = value;
@@ -171,7 +172,7 @@ fn entity_tags(value: &str) -> Option<Vec<EntityTag<'_>>> {
         }
         rest = next;
     }
-    (!tags.is_empty()).then_some(tags)
+    Some(tags)
 }
 
 /// Whether `If-None-Match` (its value `header`) matches `etag`, by the weak
@@ -247,8 +248,11 @@ mod tests {
                 (false, "\"c,d\"")
             ]
         );
-        for bad in ["a", "\"a", "W/a", "\"a\"b\"", ",", "\"c d\"", "\"a\" \"b\""] {
+        for bad in ["a", "\"a", "W/a", "\"a\"b\"", "\"c d\"", "\"a\" \"b\""] {
             assert_eq!(entity_tags(bad), None, "{bad}");
+        }
+        for empty in ["", " ", ",", " , ,"] {
+            assert_eq!(entity_tags(empty), Some(Vec::new()), "{empty:?}");
         }
     }
 
@@ -267,6 +271,9 @@ mod tests {
         assert!(!precondition(Some("W/\"abc\""), None).holds(current));
         assert!(precondition(Some("*"), None).holds(current));
         assert!(precondition(None, None).holds(current));
+        // An empty list names no tag: If-Match fails, If-None-Match holds.
+        assert!(!precondition(Some(""), None).holds(current));
+        assert!(precondition(None, Some("")).holds(current));
         // On a write, a matching If-None-Match refuses it (RFC 9110 §13.1.2).
         assert!(!precondition(None, Some("W/\"abc\"")).holds(current));
         assert!(!precondition(None, Some("*")).holds(current));

@@ -11,6 +11,7 @@
 # operation, and a time budget. Stops the server it starts.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+source tests/lib.sh
 
 venv=target/contract-venv
 if [ ! -x "$venv/bin/schemathesis" ]; then
@@ -18,26 +19,17 @@ if [ ! -x "$venv/bin/schemathesis" ]; then
   "$venv/bin/pip" install --quiet --requirement tests/contract/requirements.txt
 fi
 
-binary=${TASKAPI_BIN:-target/debug/taskapi}
 work=$(mktemp -d)
-server=""
 cleanup() {
-  [ -n "$server" ] && kill "$server" 2>/dev/null && wait "$server" 2>/dev/null
+  stop_taskapi
   rm -rf "$work"
 }
 trap cleanup EXIT
 
 # High login limits: schemathesis sends many wrong passwords on purpose.
-"$binary" --addr 127.0.0.1:0 --db "$work/taskapi.db" \
-  --login-max-failures 1000000 --login-max-failures-per-address 1000000 \
-  2> "$work/server.log" &
-server=$!
-for _ in $(seq 100); do
-  [ -s "$work/server.log" ] && break
-  sleep 0.05
-done
-base=$(head -1 "$work/server.log" | sed -n 's/^taskapi listening on //p')
-[ -n "$base" ] || { echo "taskapi did not start:"; cat "$work/server.log"; exit 1; }
+start_taskapi "$work" \
+  --login-max-failures 1000000 --login-max-failures-per-address 1000000
+base=$taskapi_base
 
 token=$(curl -sf -X POST "$base/auth/register" -H 'Content-Type: application/json' \
   -d '{"username": "contract", "password": "contract-password"}' \

@@ -494,3 +494,28 @@ fn an_empty_patch_writes_nothing_on_a_task_or_a_project() {
         assert_eq!(etag(&reply), etag(&before));
     }
 }
+
+#[test]
+fn an_empty_if_match_names_no_tag_so_it_fails_and_an_empty_if_none_match_holds() {
+    // `#entity-tag` allows an empty list (RFC 9110 §5.6.1).
+    let fixture = fixture();
+    let before = fixture.get(&fixture.task);
+    let body = json!({"title": "x"});
+    let refused = send(
+        &fixture.app,
+        &fixture.ann,
+        "PATCH",
+        &fixture.task,
+        Some(&body),
+        "",
+    );
+    refused.assert_problem(412);
+    assert_eq!(fixture.get(&fixture.task).body, before.body);
+    let allowed = fixture
+        .app
+        .patch(&fixture.task)
+        .bearer(&fixture.ann.token)
+        .header("If-None-Match", "")
+        .json(body);
+    assert_eq!(allowed.status, 200, "{}", allowed.text);
+}

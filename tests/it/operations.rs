@@ -51,6 +51,12 @@ fn taskapi(args: &[&str], env: &[(&str, &str)]) -> Output {
     binary_command(args, env).output().expect("run taskapi")
 }
 
+/// `taskapi backup --db DB OUT`.
+fn backup(db: &std::path::Path, out: &std::path::Path) -> Output {
+    let (db, out) = (db.to_str().unwrap(), out.to_str().unwrap());
+    taskapi(&["backup", "--db", db, out], &[])
+}
+
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
@@ -245,15 +251,7 @@ fn a_backup_never_overwrites_an_existing_file() {
     let (db, out) = (dir.path().join("live.db"), dir.path().join("copy.db"));
     plain_database(&db, 10);
     std::fs::write(&out, "yesterday's backup").unwrap();
-    let output = taskapi(
-        &[
-            "backup",
-            "--db",
-            db.to_str().unwrap(),
-            out.to_str().unwrap(),
-        ],
-        &[],
-    );
+    let output = backup(&db, &out);
     assert_refused(&output, "already exists");
     assert_eq!(std::fs::read_to_string(&out).unwrap(), "yesterday's backup");
     assert_eq!(names_in(dir.path()), ["copy.db", "live.db"]);
@@ -263,15 +261,7 @@ fn a_backup_never_overwrites_an_existing_file() {
 fn a_backup_of_a_missing_database_creates_no_file_at_all() {
     let dir = tempfile::tempdir().unwrap();
     let (db, out) = (dir.path().join("nothing.db"), dir.path().join("copy.db"));
-    let by_flag = taskapi(
-        &[
-            "backup",
-            "--db",
-            db.to_str().unwrap(),
-            out.to_str().unwrap(),
-        ],
-        &[],
-    );
+    let by_flag = backup(&db, &out);
     assert_refused(&by_flag, "no database at");
     let by_env = taskapi(
         &["backup", out.to_str().unwrap()],
@@ -286,15 +276,7 @@ fn a_backup_of_a_file_that_is_not_a_database_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let (db, out) = (dir.path().join("notes.txt"), dir.path().join("copy.db"));
     std::fs::write(&db, "not a database, but long enough for a header").unwrap();
-    let output = taskapi(
-        &[
-            "backup",
-            "--db",
-            db.to_str().unwrap(),
-            out.to_str().unwrap(),
-        ],
-        &[],
-    );
+    let output = backup(&db, &out);
     assert_refused(&output, "not a SQLite database");
     assert_eq!(names_in(dir.path()), ["notes.txt"]);
 }
@@ -323,15 +305,7 @@ fn a_copy_that_fails_its_integrity_check_is_removed() {
     let page = 4096 * 20;
     bytes[page + 8..page + 1000].fill(0xA5);
     std::fs::write(&db, &bytes).unwrap();
-    let output = taskapi(
-        &[
-            "backup",
-            "--db",
-            db.to_str().unwrap(),
-            out.to_str().unwrap(),
-        ],
-        &[],
-    );
+    let output = backup(&db, &out);
     assert_refused(&output, "integrity check");
     assert_eq!(names_in(dir.path()), ["live.db"]);
 }

@@ -9,26 +9,23 @@
 # under target/ on first use.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+source tests/lib.sh
 
 venv=target/metrics-venv
 if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c 'import prometheus_client' 2>/dev/null; then
   python3 -m venv "$venv"
   "$venv/bin/pip" install --quiet --requirement tests/metrics/requirements.txt
 fi
-binary=${TASKAPI_BIN:-target/debug/taskapi}
 
 work=$(mktemp -d)
-pid=
 cleanup() {
-  if [ -n "$pid" ]; then kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; fi
+  stop_taskapi
   rm -rf "$work"
 }
 trap cleanup EXIT
 
-"$binary" --addr 127.0.0.1:0 --db "$work/taskapi.db" --metrics-addr 127.0.0.1:0 \
-  2> "$work/taskapi.log" &
-pid=$!
+start_taskapi "$work" --metrics-addr 127.0.0.1:0
+# The metrics line follows the listening line.
 for _ in $(seq 100); do [ "$(wc -l < "$work/taskapi.log")" -ge 2 ] && break; sleep 0.05; done
-base=$(sed -n 's/^taskapi listening on //p' "$work/taskapi.log" | head -1)
 metrics=$(sed -n 's/^metrics on //p' "$work/taskapi.log" | head -1)
-"$venv/bin/python" tests/metrics/check.py "$base" "$metrics"
+"$venv/bin/python" tests/metrics/check.py "$taskapi_base" "$metrics"

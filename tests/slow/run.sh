@@ -8,24 +8,19 @@
 #   bash tests/slow/run.sh          (after `cargo build`)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-binary=${TASKAPI_BIN:-target/debug/taskapi}
+source tests/lib.sh
 
 work=$(mktemp -d)
-pid=
 cleanup() {
-  if [ -n "$pid" ]; then kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; fi
+  stop_taskapi
   rm -rf "$work"
 }
 trap cleanup EXIT
 
 # The deadlines are raised so that the clients stay for the whole check;
 # that they are enforced is tested in tests/it/ with short values.
-"$binary" --addr 127.0.0.1:0 --db "$work/taskapi.db" --workers 4 \
-  --keep-alive-timeout 60 --request-head-timeout 60 --request-body-timeout 60 \
-  2> "$work/taskapi.log" &
-pid=$!
-for _ in $(seq 100); do [ -s "$work/taskapi.log" ] && break; sleep 0.05; done
-addr=$(head -1 "$work/taskapi.log" | sed -n 's/^taskapi listening on http:\/\///p')
+start_taskapi "$work" --workers 4 \
+  --keep-alive-timeout 60 --request-head-timeout 60 --request-body-timeout 60
 # The client opens 2,500 sockets; the default soft limit is often 1,024.
 ulimit -n "$(ulimit -Hn)"
-python3 tests/slow/check.py "$addr" "$pid"
+python3 tests/slow/check.py "${taskapi_base#http://}" "$taskapi_pid"

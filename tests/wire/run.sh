@@ -9,24 +9,20 @@
 # on first use.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+source tests/lib.sh
 
 venv=target/wire-venv
 if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c 'import h11' 2>/dev/null; then
   python3 -m venv "$venv"
   "$venv/bin/pip" install --quiet --requirement tests/wire/requirements.txt
 fi
-binary=${TASKAPI_BIN:-target/debug/taskapi}
 
 work=$(mktemp -d)
-pid=
 cleanup() {
-  if [ -n "$pid" ]; then kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; fi
+  stop_taskapi
   rm -rf "$work"
 }
 trap cleanup EXIT
 
-"$binary" --addr 127.0.0.1:0 --db "$work/taskapi.db" 2> "$work/taskapi.log" &
-pid=$!
-for _ in $(seq 100); do [ -s "$work/taskapi.log" ] && break; sleep 0.05; done
-addr=$(head -1 "$work/taskapi.log" | sed -n 's/^taskapi listening on http:\/\///p')
-"$venv/bin/python" tests/wire/check.py "$addr"
+start_taskapi "$work"
+"$venv/bin/python" tests/wire/check.py "${taskapi_base#http://}"
