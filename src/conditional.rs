@@ -28,6 +28,17 @@ pub fn etag_of<T: Serialize + ?Sized>(value: &T) -> String {
     etag_of_bytes(&json)
 }
 
+/// `response`, a JSON answer carrying one object, with that object's
+/// ETag. The digest is taken of the body itself, less the newline
+/// `Response::json` ends it with: the same bytes [`etag_of`] serialises,
+/// so the answer's ETag and the one the store compares `If-Match` with
+/// agree, and the object is serialised once.
+pub fn with_etag(response: Response) -> Response {
+    let json = response.body.strip_suffix(b"\n").unwrap_or(&response.body);
+    let etag = etag_of_bytes(json);
+    response.with_etag(etag)
+}
+
 /// The strong ETag of a fixed body (the OpenAPI document, the docs page).
 pub fn etag_of_bytes(bytes: &[u8]) -> String {
     let digest = hmac_sha256::Hash::hash(bytes);
@@ -233,6 +244,13 @@ mod tests {
         assert!(tag.starts_with('"') && tag.ends_with('"'), "{tag}");
         assert_ne!(tag, etag_of(&serde_json::json!({"title": "b"})));
         assert_eq!(tag, etag_of(&serde_json::json!({"title": "a"})));
+    }
+
+    #[test]
+    fn an_answers_etag_is_the_one_the_store_computes_for_its_object() {
+        let object = serde_json::json!({"id": 1, "title": "a"});
+        let answer = with_etag(Response::json(200, &object));
+        assert_eq!(answer.header("ETag"), Some(etag_of(&object).as_str()));
     }
 
     #[test]

@@ -1,5 +1,6 @@
-# Shared by the suites under tests/ that run the real binary: start it on a
-# fresh database in a work directory, wait for its listening line, stop it.
+# Shared by the suites under tests/: the real binary most of them run,
+# started on a fresh database in a work directory (waiting for its
+# listening line) and stopped; and the Python tools some of them need.
 #
 #   source tests/lib.sh
 #   start_taskapi "$work" --workers 4   # sets taskapi_pid and taskapi_base
@@ -29,5 +30,16 @@ stop_taskapi() {
   if [ -n "${taskapi_pid:-}" ]; then
     kill "$taskapi_pid" 2>/dev/null || true
     wait "$taskapi_pid" 2>/dev/null || true
+  fi
+}
+
+# python_venv VENV REQUIREMENTS MODULE: makes the virtualenv VENV (under
+# target/, so `cargo clean` takes it) with REQUIREMENTS installed, unless
+# it is there already and imports MODULE.
+python_venv() {
+  local venv=$1 requirements=$2 module=$3
+  if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c "import $module" 2>/dev/null; then
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install --quiet --requirement "$requirements"
   fi
 }

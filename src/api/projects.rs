@@ -10,10 +10,10 @@ use super::input::Input;
 use super::list::Query;
 use super::tasks::{self, DESCRIPTION_MAX_CHARS, TITLE_MAX_CHARS, precondition};
 use super::{ApiResult, Ctx};
-use crate::conditional::etag_of;
+use crate::conditional::with_etag;
 use crate::error::ApiError;
 use crate::http::{Request, Response};
-use crate::model::{Entity, ListQuery, NewProject, Project, ProjectFilter, ProjectPatch, SortKey};
+use crate::model::{Entity, ListQuery, NewProject, ProjectFilter, ProjectPatch, SortKey};
 use crate::store::{self, StoreError};
 
 /// The writable fields.
@@ -44,14 +44,9 @@ pub fn create(ctx: &mut Ctx, request: &Request) -> ApiResult {
         name_taken,
         |project| {
             let location = format!("/projects/{}", project.id);
-            Ok(Response::created(location, &project).with_etag(etag_of(&project)))
+            Ok(with_etag(Response::created(location, &project)))
         },
     )
-}
-
-/// A 200 with `project` and its ETag.
-fn tagged(project: &Project) -> Response {
-    Response::json(200, project).with_etag(etag_of(project))
 }
 
 /// `GET /projects`: a page of the caller's projects, by id unless `sort`
@@ -81,7 +76,7 @@ pub fn get(ctx: &mut Ctx, request: &Request, id: i64) -> ApiResult {
     let user = ctx.authenticate(request)?;
     let project = store::projects::get(&ctx.db, user.id, id)?
         .ok_or(ApiError::not_found(Entity::Project, id))?;
-    Ok(tagged(&project))
+    Ok(with_etag(Response::json(200, &project)))
 }
 
 /// `PUT /projects/{id}`: replace the name and description (an omitted
@@ -92,7 +87,8 @@ pub fn replace(ctx: &mut Ctx, request: &Request, id: i64) -> ApiResult {
     let project = new_project_from_body(json_body(request)?)?;
     let changed =
         store::projects::replace(&ctx.db, user.id, id, &project, &condition).map_err(name_taken)?;
-    Ok(tagged(&ApiError::refused(changed, Entity::Project, id)?))
+    let project = ApiError::refused(changed, Entity::Project, id)?;
+    Ok(with_etag(Response::json(200, &project)))
 }
 
 /// `PATCH /projects/{id}`: JSON Merge Patch of the name and description.
@@ -102,7 +98,8 @@ pub fn patch(ctx: &mut Ctx, request: &Request, id: i64) -> ApiResult {
     let patch = project_patch_from_body(json_body(request)?)?;
     let changed = store::projects::patch_project(&ctx.db, user.id, id, &patch, &condition)
         .map_err(name_taken)?;
-    Ok(tagged(&ApiError::refused(changed, Entity::Project, id)?))
+    let project = ApiError::refused(changed, Entity::Project, id)?;
+    Ok(with_etag(Response::json(200, &project)))
 }
 
 /// `DELETE /projects/{id}`: 204; the project's tasks are deleted with it.

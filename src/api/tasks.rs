@@ -13,7 +13,7 @@ use super::idempotency;
 use super::input::{Field, Input};
 use super::list::Query;
 use super::{ApiResult, Ctx};
-use crate::conditional::{Precondition, etag_of};
+use crate::conditional::{Precondition, with_etag};
 use crate::error::ApiError;
 use crate::http::{Request, Response};
 use serde_json::Value;
@@ -86,7 +86,10 @@ pub fn insert(ctx: &mut Ctx, request: &Request, caller: i64, task: &NewTask) -> 
         |created| {
             let project_id = task.project_id.unwrap_or_default();
             let task = ApiError::refused(created, Entity::Project, project_id)?;
-            Ok(Response::created(format!("/tasks/{}", task.id), &task).with_etag(etag_of(&task)))
+            Ok(with_etag(Response::created(
+                format!("/tasks/{}", task.id),
+                &task,
+            )))
         },
     )
 }
@@ -188,12 +191,7 @@ pub fn get(ctx: &mut Ctx, request: &Request, id: i64) -> ApiResult {
     let user = ctx.authenticate(request)?;
     let task =
         store::tasks::get(&ctx.db, user.id, id)?.ok_or(ApiError::not_found(Entity::Task, id))?;
-    Ok(tagged(&task))
-}
-
-/// A 200 with `task` and its ETag.
-fn tagged(task: &crate::model::Task) -> Response {
-    Response::json(200, task).with_etag(etag_of(task))
+    Ok(with_etag(Response::json(200, &task)))
 }
 
 /// The precondition of a write's `If-Match`; a malformed one is a 400.
@@ -208,7 +206,8 @@ pub fn replace(ctx: &mut Ctx, request: &Request, id: i64) -> ApiResult {
     let task = new_task_from_body(json_body(request)?)?;
     let changed = store::tasks::replace(&ctx.db, user.id, id, &task, &condition)
         .map_err(refused_reference(task.project_id))?;
-    Ok(tagged(&ApiError::refused(changed, Entity::Task, id)?))
+    let task = ApiError::refused(changed, Entity::Task, id)?;
+    Ok(with_etag(Response::json(200, &task)))
 }
 
 /// `PATCH /tasks/{id}`: change only the fields present (if `If-Match`
@@ -219,7 +218,8 @@ pub fn patch(ctx: &mut Ctx, request: &Request, id: i64) -> ApiResult {
     let patch = task_patch_from_body(json_body(request)?)?;
     let changed = store::tasks::patch_task(&ctx.db, user.id, id, &patch, &condition)
         .map_err(refused_reference(patch.project_id.flatten()))?;
-    Ok(tagged(&ApiError::refused(changed, Entity::Task, id)?))
+    let task = ApiError::refused(changed, Entity::Task, id)?;
+    Ok(with_etag(Response::json(200, &task)))
 }
 
 /// `DELETE /tasks/{id}`: 204 (if `If-Match` holds).

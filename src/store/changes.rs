@@ -88,6 +88,10 @@ pub enum Feed {
     Expired,
 }
 
+/// The start of every statement that logs: the columns each entry fills.
+const INSERT: &str =
+    "INSERT INTO change_log (tx, kind, entity_id, op, user_id, project_id, logged_at)";
+
 /// The SQL for "the id of the transaction writing this": 0 on SQLite.
 fn transaction_id(dialect: Dialect) -> &'static str {
     match dialect {
@@ -106,8 +110,7 @@ pub(super) fn record(
     project_id: Option<i64>,
 ) -> Result<(), StoreError> {
     let sql = format!(
-        "INSERT INTO change_log (tx, kind, entity_id, op, user_id, project_id, logged_at)
-         VALUES ({}, ?1, ?2, ?3, ?4, ?5, ?6)",
+        "{INSERT} VALUES ({}, ?1, ?2, ?3, ?4, ?5, ?6)",
         transaction_id(tx.dialect())
     );
     tx.execute(
@@ -133,7 +136,7 @@ pub(super) fn record_tasks(
     values: &[&dyn super::sql::Param],
 ) -> Result<(), StoreError> {
     let sql = format!(
-        "INSERT INTO change_log (tx, kind, entity_id, op, user_id, project_id, logged_at)
+        "{INSERT}
          SELECT {}, 'task', task.id, ?1, task.owner_id, task.project_id, ?2
          FROM task WHERE {condition} ORDER BY task.id",
         transaction_id(tx.dialect())
@@ -159,7 +162,7 @@ pub(super) fn record_leaving(
     let member = "(CAST(?3 AS bigint) IS NULL OR m.user_id = CAST(?3 AS bigint))";
     tx.execute(
         &format!(
-            "INSERT INTO change_log (tx, kind, entity_id, op, user_id, project_id, logged_at)
+            "{INSERT}
              SELECT {}, 'task', task.id, 'delete', m.user_id, NULL, ?2
              FROM project_member m JOIN task ON task.project_id = m.project_id
              WHERE m.project_id = ?1 AND {member} ORDER BY m.user_id, task.id",
@@ -169,7 +172,7 @@ pub(super) fn record_leaving(
     )?;
     tx.execute(
         &format!(
-            "INSERT INTO change_log (tx, kind, entity_id, op, user_id, project_id, logged_at)
+            "{INSERT}
              SELECT {}, 'project', m.project_id, 'delete', m.user_id, NULL, ?2
              FROM project_member m WHERE m.project_id = ?1 AND {member} ORDER BY m.user_id",
             transaction_id(dialect)
@@ -187,7 +190,7 @@ pub(super) fn record_joining(
     user_id: i64,
 ) -> Result<(), StoreError> {
     let sql = format!(
-        "INSERT INTO change_log (tx, kind, entity_id, op, user_id, project_id, logged_at)
+        "{INSERT}
          SELECT {}, 'task', task.id, 'upsert', ?2, NULL, ?3
          FROM task WHERE task.project_id = ?1 ORDER BY task.id",
         transaction_id(tx.dialect())
@@ -215,9 +218,9 @@ fn visible_now(dialect: Dialect) -> String {
     )
 }
 
-/// The newest position a reader may go up to, and the condition that keeps
-/// a query below it: everything on SQLite; on PostgreSQL, transactions older
-/// than every one still running. Placeholder `?4`.
+/// The transaction id entries must be below for a reader to see them all:
+/// no limit on SQLite; on PostgreSQL the oldest transaction still running
+/// (`pg_snapshot_xmin`), since no later commit can add an entry below it.
 fn horizon(conn: &mut Conn<'_>) -> Result<i64, StoreError> {
     Ok(match conn.dialect() {
         Dialect::Sqlite => i64::MAX,

@@ -14,10 +14,7 @@ cd "$(dirname "$0")/../.."
 source tests/lib.sh
 
 venv=target/contract-venv
-if [ ! -x "$venv/bin/schemathesis" ]; then
-  python3 -m venv "$venv"
-  "$venv/bin/pip" install --quiet --requirement tests/contract/requirements.txt
-fi
+python_venv "$venv" tests/contract/requirements.txt schemathesis
 
 work=$(mktemp -d)
 cleanup() {

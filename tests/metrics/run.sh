@@ -12,10 +12,7 @@ cd "$(dirname "$0")/../.."
 source tests/lib.sh
 
 venv=target/metrics-venv
-if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c 'import prometheus_client' 2>/dev/null; then
-  python3 -m venv "$venv"
-  "$venv/bin/pip" install --quiet --requirement tests/metrics/requirements.txt
-fi
+python_venv "$venv" tests/metrics/requirements.txt prometheus_client
 
 work=$(mktemp -d)
 cleanup() {

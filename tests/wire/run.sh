@@ -12,10 +12,7 @@ cd "$(dirname "$0")/../.."
 source tests/lib.sh
 
 venv=target/wire-venv
-if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c 'import h11' 2>/dev/null; then
-  python3 -m venv "$venv"
-  "$venv/bin/pip" install --quiet --requirement tests/wire/requirements.txt
-fi
+python_venv "$venv" tests/wire/requirements.txt h11
 
 work=$(mktemp -d)
 cleanup() {
