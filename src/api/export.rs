@@ -21,7 +21,7 @@ use crate::time;
 /// account's data, and a browser's disk cache is no place for a copy.
 pub fn download(ctx: &mut Ctx, request: &Request) -> ApiResult {
     let user = ctx.authenticate_with_password_session(request)?;
-    let exported_at = time::rfc3339(time::unix_now());
+    let exported_at = time::now_rfc3339();
     // The account was there when the token was checked; gone now means it
     // was deleted in between, and the token with it.
     let body = store::export::document(&ctx.db, user.id, &exported_at)?

@@ -88,23 +88,27 @@ pub fn create<T>(
         let kept = answer.as_ref().ok().map(stored);
         Ok((answer, kept))
     };
-    let Some(value) = request.header(HEADER) else {
-        return match idempotency::run(&ctx.db, None, time::unix_now(), job).map_err(refused)? {
-            Outcome::Ran(answer) => answer,
-            _ => Err(ApiError::Internal(
-                "a write without a key was replayed".to_owned(),
-            )),
-        };
+    let key = match request.header(HEADER) {
+        None => None,
+        Some(value) => Some(Key {
+            user_id: caller,
+            key: key_from_header(value)?,
+            fingerprint: fingerprint(request),
+        }),
     };
-    let key = Key {
-        user_id: caller,
-        key: key_from_header(value)?,
-        fingerprint: fingerprint(request),
+    // Held until the answer is ready; without a key there is nothing to
+    // hold. (Only a request with a key can be replayed, refused as a
+    // mismatch or found in flight.)
+    let _running = match &key {
+        Some(key) => Some(
+            ctx.shared
+                .in_flight
+                .start(caller, key.key)
+                .ok_or_else(in_flight)?,
+        ),
+        None => None,
     };
-    let Some(_running) = ctx.shared.in_flight.start(caller, key.key) else {
-        return Err(in_flight());
-    };
-    match idempotency::run(&ctx.db, Some(&key), time::unix_now(), job).map_err(refused)? {
+    match idempotency::run(&ctx.db, key.as_ref(), time::unix_now(), job).map_err(refused)? {
         Outcome::Ran(answer) => answer,
         Outcome::Replay(stored) => Ok(replay(stored)),
         Outcome::Mismatch => Err(ApiError::invalid(
